@@ -1,0 +1,57 @@
+"""Commands a citizen can use anywhere: /start /menu /help /language /privacy /cancel."""
+
+from __future__ import annotations
+
+import re
+
+from conversations.flow import DEEP_LINKS, Ctx, Go, resolve, stay
+from conversations.i18n import N_
+from conversations.vocabulary import Event, Send
+
+# Shown in Telegram's command menu (setMyCommands), per language.
+CITIZEN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", N_("Start or start again")),
+    ("menu", N_("Main menu")),
+    ("help", N_("Help with the current step")),
+    ("language", N_("Change the language")),
+    ("privacy", N_("Privacy and your data")),
+    ("cancel", N_("Stop what you are doing")),
+)
+
+_PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+async def run(event: Event, ctx: Ctx) -> Go:
+    from conversations.flows import onboarding, preferences
+
+    if not ctx.consented and ctx.state.flow != "start":
+        ctx.state.flow, ctx.state.state = "start", "welcome"
+    name = event.command or ""
+    if name == "start":
+        payload = event.args.strip()
+        return await onboarding.begin(payload if _PAYLOAD.match(payload) else "", ctx)
+    if name == "menu":
+        return Go("menu.idle") if ctx.consented else stay()
+    if name == "cancel":
+        return cancelled(ctx)
+    if name == "help":
+        _, current = resolve(f"{ctx.state.flow}.{ctx.state.state}", ctx.state.flow)
+        return stay("❓ " + ctx._(current.help))
+    if name == "language":
+        return Go(show=False, replies=(preferences.language_picker(ctx),))
+    if name == "privacy":
+        return Go(show=False, replies=(Send(await onboarding.privacy_summary(ctx)),))
+    return stay(ctx._(N_("I don't know the command /{command}. You can use /menu, /help, "
+                         "/language, /privacy and /cancel.")).format(command=name))
+
+
+def cancelled(ctx: Ctx) -> Go:
+    if ctx.state.flow in ("menu", "start"):
+        return stay(ctx._(N_("There is nothing to cancel.")))
+    return Go("menu.idle", notice=ctx._(N_("Cancelled. Nothing was saved.")))
+
+
+async def open_deep_link(payload: str, ctx: Ctx) -> Go | None:
+    prefix, _, rest = payload.partition("-")
+    handler = DEEP_LINKS.get(prefix)
+    return await handler(rest, ctx) if handler and rest else None

@@ -1,0 +1,250 @@
+"""The engine: one event in, replies out, everything it stored committed first.
+
+For each event: take the conversation's lock (one event at a time per chat
+and user, in arrival order), open one transaction, record the update id (a
+redelivery stops there), load the conversation state, run the handler of the
+current state, save the state and commit. Only the committed outcome's
+replies are returned for sending.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from conversations import commands
+from conversations.callback import CallbackData, parse
+from conversations.flow import Ctx, Flow, Go, Gone, resolve
+from conversations.i18n import N_, normalise_language, translator
+from conversations.settings import FlowSettings
+from conversations.vocabulary import Answer, Edit, Event, Leave, Media, Outcome, Reply, Send
+from storage.errors import is_unavailable
+from storage.limits import LocalThrottle, Throttle
+from storage.locks import LocalLocks, Locks
+from storage.records import StateRecord
+from storage.unit_of_work import UnitOfWorkFactory
+
+# Importing the flows registers them (Flow.registry).
+from conversations.flows import menu, onboarding, opinion  # noqa: F401, E402, I001
+
+log = logging.getLogger(__name__)
+
+LAST_SEEN_RESOLUTION_S = 600
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Unavailable(Exception):
+    """Storage or Redis could not be reached: the update must be delivered again."""
+
+
+@dataclass
+class Engine:
+    uow: UnitOfWorkFactory
+    settings: FlowSettings
+    locks: Locks | None = None
+    throttle: Throttle | None = None
+    clock: Callable[[], datetime] = utcnow
+
+    def __post_init__(self) -> None:
+        self.locks = self.locks or LocalLocks()
+        self.throttle = self.throttle or LocalThrottle(per_minute=0)
+
+    async def handle(self, event: Event) -> Outcome:
+        """Handle one event. Raises :class:`Unavailable` when nothing could be stored."""
+        try:
+            if not event.is_private:
+                return await self._outside_private_chat(event)
+            if event.kind == "member":
+                return await self._membership(event)
+            assert self.throttle is not None and self.locks is not None
+            verdict = await self.throttle.check(f"{event.user.id}")
+            if not verdict.allowed:
+                return self._slow_down(event, verdict.first_refusal)
+            async with self.locks.hold(f"{event.chat.id}:{event.user.id}"):
+                return await self._handle_in_transaction(event)
+        except Exception as error:
+            if is_unavailable(error):
+                raise Unavailable(str(error)) from error
+            raise
+
+    # -- the transaction --------------------------------------------------
+
+    async def _handle_in_transaction(self, event: Event) -> Outcome:
+        now = self.clock()
+        async with self.uow() as uow:
+            if event.update_id is not None and not await uow.updates.mark_seen(
+                    event.update_id, now):
+                return Outcome(duplicate=True)
+            citizen = await uow.citizens.by_telegram_id(event.user.id)
+            state = await uow.conversations.load(event.chat.id, event.user.id)
+            before = (state.flow, state.state, state.step, repr(state.data))
+            ctx = Ctx(uow=uow, t=translator(self._language(event, citizen, state),
+                                              self.settings.timezone),
+                      now=now, event=event, state=state, citizen=citizen,
+                      settings=self.settings, next_step=state.step + 1)
+            try:
+                replies = await self._route(event, ctx)
+            except Exception as error:
+                if is_unavailable(error):
+                    raise
+                return await self._failed(event, ctx, error)
+            if ctx.stamped:
+                state.step = ctx.next_step
+            if citizen is not None and (
+                    citizen.username != event.user.username or citizen.blocked_bot
+                    or (now - citizen.last_seen).total_seconds() > LAST_SEEN_RESOLUTION_S):
+                await uow.citizens.seen(citizen, event.user.username, now)
+            if state.is_new or before != (state.flow, state.state, state.step,
+                                          repr(state.data)):
+                await uow.conversations.save(state, now)
+            await uow.commit()
+        return Outcome(replies)
+
+    async def _failed(self, event: Event, ctx: Ctx, error: Exception) -> Outcome:
+        """A bug in a handler: nothing half-done is kept, the person is told so."""
+        log.exception("handler failed", extra={
+            "update_id": event.update_id, "flow": ctx.state.flow, "state": ctx.state.state,
+            "error": type(error).__name__})
+        await ctx.uow.rollback()
+        async with self.uow() as uow:
+            if event.update_id is not None:
+                await uow.updates.mark_seen(event.update_id, ctx.now)
+            await uow.commit()
+        text = ctx._(N_("Sorry, something went wrong on our side. What you had saved is "
+                        "safe; please try again in a moment."))
+        replies: list[Reply] = [Send(text)]
+        if event.kind == "button":
+            replies.insert(0, Answer())
+        return Outcome(replies)
+
+    # -- routing ------------------------------------------------------------
+
+    async def _route(self, event: Event, ctx: Ctx) -> list[Reply]:
+        # Without consent only the onboarding runs; nothing else may store data.
+        welcome_first = not ctx.consented and ctx.state.flow != "start"
+        if welcome_first:
+            ctx.state.flow, ctx.state.state = "start", "welcome"
+        try:
+            if event.kind == "button":
+                return await self._on_button(event, ctx)
+            if event.kind == "command":
+                return await self.apply(await commands.run(event, ctx), ctx, edit=False)
+            if event.kind == "edited":
+                return [Send(ctx._(N_("I don't take changes to messages already sent. If you "
+                                      "want to change something, please send it again.")))]
+            if welcome_first:
+                return await self.apply(Go("start.welcome"), ctx, edit=False)
+            _, current = resolve(f"{ctx.state.flow}.{ctx.state.state}", ctx.state.flow)
+            if event.kind == "text":
+                go = await current.on_text(event.text or "", ctx)
+            else:
+                go = await current.on_media(event.media or Media("other"), ctx)
+            return await self.apply(go, ctx, edit=False)
+        except Gone:
+            return await self.apply(
+                Go("menu.idle", notice=ctx._(N_("Sorry, that is no longer available."))),
+                ctx, edit=False, button=event.kind == "button")
+
+    async def _on_button(self, event: Event, ctx: Ctx) -> list[Reply]:
+        data = parse(event.data)
+        flow = Flow.registry.get(data.flow) if data else None
+        if data is None or flow is None:
+            return await self._expired(ctx)
+        if data.step is None:
+            action = flow.actions.get(data.action)
+            if action is None:
+                return await self._expired(ctx)
+            return await self.apply(await action(data, ctx), ctx, edit=False, button=True)
+        state = ctx.state
+        if data.flow != state.flow or data.step != state.step:
+            return await self._expired(ctx)
+        _, current = resolve(f"{state.flow}.{state.state}", state.flow)
+        go = await self._step_action(current, data, ctx)
+        return await self.apply(go, ctx, edit=True, button=True)
+
+    async def _step_action(self, current, data: CallbackData, ctx: Ctx) -> Go:  # type: ignore[no-untyped-def]
+        if data.action == "cancel":
+            return commands.cancelled(ctx)
+        if data.action == "back":
+            target = await current.back_to(ctx)
+            return Go(target) if target else Go()
+        go = await current.on_button(data, ctx)
+        if go is None:
+            return Go(answer=ctx._(N_("This button has expired.")))
+        return go
+
+    async def _expired(self, ctx: Ctx) -> list[Reply]:
+        return await self.apply(Go(answer=ctx._(N_("This button has expired."))),
+                                ctx, edit=False, button=True)
+
+    async def apply(self, go: Go, ctx: Ctx, *, edit: bool, button: bool = False) -> list[Reply]:
+        """Move the conversation as ``go`` says and render what the person sees."""
+        state = ctx.state
+        if go.target:
+            flow, target = resolve(go.target, state.flow)
+            if flow.name != state.flow:
+                kept = {"lang": state.data["lang"]} if "lang" in state.data else {}
+                state.data = {**kept, **go.carry}
+            elif go.carry:
+                state.data.update(go.carry)
+            state.flow, state.state = flow.name, target.name
+        replies: list[Reply] = []
+        if button:
+            replies.append(Answer(go.answer))
+        replies.extend(go.replies)
+        if go.show:
+            flow, current = resolve(f"{state.flow}.{state.state}", state.flow)
+            ctx.flow = flow.name
+            screen = await current.show(ctx)
+            text = f"{go.notice}\n\n{screen.text}" if go.notice else screen.text
+            replies.append(Edit(text, screen.buttons) if edit else Send(text, screen.buttons))
+        elif go.notice:
+            replies.append(Send(go.notice))
+        return replies
+
+    # -- outside the conversation ----------------------------------------
+
+    def _language(self, event: Event, citizen, state: StateRecord) -> str:  # type: ignore[no-untyped-def]
+        if citizen is not None and citizen.consented:
+            return citizen.language
+        return state.data.get("lang") or normalise_language(
+            event.user.language, self.settings.default_language)
+
+    def _slow_down(self, event: Event, first_refusal: bool) -> Outcome:
+        t = translator(normalise_language(event.user.language, self.settings.default_language),
+                       self.settings.timezone)
+        text = t.gettext(N_("You are sending messages very fast. Please wait a minute and "
+                            "try again; I haven't taken the last ones."))
+        if event.kind == "button":
+            return Outcome([Answer(text, alert=first_refusal)])
+        return Outcome([Send(text)] if first_refusal else [])
+
+    async def _outside_private_chat(self, event: Event) -> Outcome:
+        """Only private chats and the moderators' group; elsewhere say one line and leave."""
+        button = [Answer()] if event.kind == "button" else []
+        if event.chat.id == self.settings.moderators_chat_id:
+            return Outcome(button)
+        if event.kind == "member" and event.member_status in ("left", "kicked"):
+            return Outcome()
+        t = translator(normalise_language(event.user.language, self.settings.default_language),
+                       self.settings.timezone)
+        line = t.gettext(N_("I only talk in private chats. Write to me directly to take part. "
+                            "Goodbye!"))
+        replies: list[Reply] = [*button]
+        if event.chat.type != "channel":
+            replies.append(Send(line))
+        replies.append(Leave())
+        return Outcome(replies)
+
+    async def _membership(self, event: Event) -> Outcome:
+        """A citizen blocked or unblocked the bot (my_chat_member in their chat)."""
+        blocked = event.member_status == "kicked"
+        async with self.uow() as uow:
+            await uow.citizens.set_blocked(event.user.id, blocked, self.clock())
+            await uow.commit()
+        return Outcome()

@@ -1,0 +1,5 @@
+"""The state machines. Importing this package registers every flow."""
+
+from conversations.flows import menu, onboarding, opinion, preferences
+
+__all__ = ["menu", "onboarding", "opinion", "preferences"]

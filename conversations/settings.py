@@ -1,0 +1,18 @@
+"""The settings flows read (a plain value, filled from the bot's configuration)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSettings:
+    controller_name: str = "Administración pública"
+    controller_contact: str = "privacidad@example.org"
+    privacy_version: str = "1"
+    retention_days: int = 730
+    default_language: str = "es"
+    timezone: str = "Europe/Madrid"
+    comment_max_chars: int = 2000
+    services_per_page: int = 8
+    moderators_chat_id: int | None = None

@@ -1,0 +1,138 @@
+"""The plain values that cross the engine's boundary.
+
+A transport turns whatever it received into an :class:`Event`; a flow
+answers with a list of replies. Both are immutable values, so a flow test
+is "build an Event, call the engine, compare the replies".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+EventKind = Literal["command", "text", "button", "media", "edited", "member", "other"]
+ChatType = Literal["private", "group", "supergroup", "channel"]
+MediaKind = Literal[
+    "photo", "voice", "audio", "video", "video_note", "document", "sticker",
+    "animation", "location", "contact", "poll", "other",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    id: int
+    type: ChatType = "private"
+    thread_id: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    id: int
+    username: str | None = None
+    language: str | None = None
+    first_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    kind: MediaKind
+    file_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing a person did, whatever the channel.
+
+    ``update_id`` is the transport's delivery id (Telegram's update_id); the
+    engine processes each one once. ``message_id`` is the message the event
+    came in, or for a button press the message that carried the button.
+    """
+
+    update_id: int | None
+    chat: Chat
+    user: Who
+    kind: EventKind
+    text: str | None = None
+    command: str | None = None
+    args: str = ""
+    data: str | None = None
+    media: Media | None = None
+    message_id: int | None = None
+    reply_to_message_id: int | None = None
+    callback_id: str | None = None
+    member_status: str | None = None
+    channel: str = "telegram"
+
+    @property
+    def is_private(self) -> bool:
+        return self.chat.type == "private"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """An inline button: a label and its callback data (``flow:action:ids``)."""
+
+    label: str
+    data: str
+
+
+Keyboard = tuple[tuple[Button, ...], ...]
+
+
+def keyboard(*rows: list[Button] | tuple[Button, ...]) -> Keyboard:
+    return tuple(tuple(row) for row in rows if row)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A new message to the person who acted. ``text`` is HTML."""
+
+    text: str
+    buttons: Keyboard = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Edit:
+    """Replace the message whose button was pressed (falls back to a Send)."""
+
+    text: str
+    buttons: Keyboard = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer to a button press; the engine guarantees exactly one."""
+
+    text: str | None = None
+    alert: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    name: str
+    content: bytes
+    caption: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    content: bytes | str
+    caption: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """Leave the chat the event came from (groups the bot must not be in)."""
+
+
+Reply = Send | Edit | Answer | Document | Photo | Leave
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the engine hands back to the transport for one event."""
+
+    replies: list[Reply] = field(default_factory=list)
+    duplicate: bool = False
+    blocked_bot: bool = False

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, queries, the unit of work, locks and limits."""

@@ -1,0 +1,195 @@
+"""The database schema. Alembic migrations are generated from these models.
+
+Content a person reads (lab, service titles...) is a per-language JSON
+object ``{"es": "...", "en": "..."}``; :func:`conversations.i18n.pick`
+falls back to the default language. One pattern for every later table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import BigId, Json, UTCDateTime
+
+# Named constraints let Alembic's batch mode rebuild SQLite tables and drop
+# constraints on downgrade; unnamed ones cannot be addressed.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Citizen(Base):
+    """A person who talks to the bot. Created only once they consent."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    telegram_id: Mapped[int] = mapped_column(BigId, unique=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    blocked_bot: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Role(Base):
+    __tablename__ = "roles"
+    __table_args__ = (
+        UniqueConstraint("citizen_id", "role"),
+        CheckConstraint("role IN ('moderator', 'staff', 'admin')", name="known_role"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    granted_by: Mapped[int | None] = mapped_column(BigId)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Consent(Base):
+    """A consent given for one purpose under one version of its text."""
+
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_citizen_purpose", "citizen_id", "purpose"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(32))
+    text_version: Mapped[str] = mapped_column(String(16))
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationPreferences(Base):
+    """What a citizen wants to hear about; the defaults are the server defaults."""
+
+    __tablename__ = "notification_preferences"
+
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True
+    )
+    participation_updates: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    news: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    workshop_invitations: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Lab(Base):
+    """A citizen laboratory: one participatory process about a public service."""
+
+    __tablename__ = "labs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[dict[str, str]] = mapped_column(Json)
+    description: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LabPhase(Base):
+    """When a lab takes opinions, proposals, ratings...: dates decide, not flags."""
+
+    __tablename__ = "lab_phases"
+    __table_args__ = (
+        UniqueConstraint("lab_id", "phase"),
+        CheckConstraint(
+            "phase IN ('opinions', 'proposals', 'ratings', 'workshops', 'results')",
+            name="known_phase",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(String(16))
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Service(Base):
+    """A public service a lab asks about (phone line, registry offices...)."""
+
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("lab_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True)
+    slug: Mapped[str] = mapped_column(String(64))
+    title: Mapped[dict[str, str]] = mapped_column(Json)
+    description: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+    position: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+
+
+class Opinion(Base):
+    """A citizen's rating of a service and why. ``citizen_id`` may be unlinked
+    later (erasure keeps the rating in aggregates)."""
+
+    __tablename__ = "opinions"
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_1_to_5"),
+        Index("ix_opinions_service_created", "service_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True
+    )
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id", ondelete="RESTRICT"))
+    rating: Mapped[int] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    media_kind: Mapped[str | None] = mapped_column(String(16))
+    media_file_id: Mapped[str | None] = mapped_column(String(256))
+    language: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessedUpdate(Base):
+    """Updates already handled: a redelivered update stops here.
+
+    Telegram's update ids are not monotonic after a week of silence, so this
+    is a "seen recently" set, pruned after Telegram's 24 h retention.
+    """
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ConversationState(Base):
+    """Where each (chat, user) is in its journey, saved with the event's writes."""
+
+    __tablename__ = "conversation_states"
+
+    chat_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    user_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    flow: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(32))
+    step: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    data: Mapped[dict] = mapped_column(Json, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

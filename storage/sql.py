@@ -1,0 +1,231 @@
+"""The SQL implementation of the unit of work and its repositories."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import models as m
+from storage.records import (
+    CitizenRecord,
+    LabRecord,
+    NewOpinion,
+    ServiceRecord,
+    StateRecord,
+)
+
+
+def _insert(session: AsyncSession, table):  # type: ignore[no-untyped-def]
+    """INSERT with ON CONFLICT support for the session's dialect."""
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+class SqlUpdates:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def mark_seen(self, update_id: int, now: datetime) -> bool:
+        stmt = _insert(self.session, m.ProcessedUpdate).values(
+            update_id=update_id, seen_at=now
+        ).on_conflict_do_nothing(index_elements=["update_id"])
+        result = await self.session.execute(stmt)
+        return result.rowcount == 1
+
+
+class SqlConversations:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def load(self, chat_id: int, user_id: int) -> StateRecord:
+        row = (await self.session.execute(
+            select(m.ConversationState.flow, m.ConversationState.state,
+                   m.ConversationState.step, m.ConversationState.data)
+            .where(m.ConversationState.chat_id == chat_id,
+                   m.ConversationState.user_id == user_id)
+        )).first()
+        if row is None:
+            return StateRecord(chat_id=chat_id, user_id=user_id)
+        return StateRecord(chat_id, user_id, row.flow, row.state, row.step,
+                           dict(row.data or {}), is_new=False)
+
+    async def save(self, state: StateRecord, now: datetime) -> None:
+        values = {"flow": state.flow, "state": state.state, "step": state.step,
+                  "data": state.data, "updated_at": now}
+        stmt = _insert(self.session, m.ConversationState).values(
+            chat_id=state.chat_id, user_id=state.user_id, **values
+        ).on_conflict_do_update(index_elements=["chat_id", "user_id"], set_=values)
+        await self.session.execute(stmt)
+
+
+PRIVACY = "privacy"
+
+
+def _citizen(row: m.Citizen, consented: bool) -> CitizenRecord:
+    return CitizenRecord(row.id, row.telegram_id, row.language, row.last_seen, row.username,
+                         row.blocked_bot, consented)
+
+
+def _has_privacy_consent():  # type: ignore[no-untyped-def]
+    return (select(m.Consent.id).where(
+        m.Consent.citizen_id == m.Citizen.id, m.Consent.purpose == PRIVACY,
+        m.Consent.withdrawn_at.is_(None)).exists())
+
+
+class SqlCitizens:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_telegram_id(self, telegram_id: int) -> CitizenRecord | None:
+        found = (await self.session.execute(
+            select(m.Citizen, _has_privacy_consent()).where(m.Citizen.telegram_id == telegram_id)
+        )).first()
+        return _citizen(found[0], bool(found[1])) if found else None
+
+    async def register(self, telegram_id: int, username: str | None, first_name: str | None,
+                       language: str, now: datetime) -> CitizenRecord:
+        existing = await self.by_telegram_id(telegram_id)
+        if existing:
+            return existing
+        row = m.Citizen(telegram_id=telegram_id, username=username, first_name=first_name,
+                        language=language, first_seen=now, last_seen=now, blocked_bot=False)
+        self.session.add(row)
+        await self.session.flush()
+        self.session.add(m.NotificationPreferences(citizen_id=row.id, updated_at=now))
+        return _citizen(row, consented=False)
+
+    async def seen(self, citizen: CitizenRecord, username: str | None, now: datetime) -> None:
+        values: dict = {"last_seen": now}
+        if username != citizen.username:
+            values["username"] = username
+        if citizen.blocked_bot:
+            # Writing to the bot again means they unblocked it.
+            values.update(blocked_bot=False, blocked_at=None)
+        await self.session.execute(
+            update(m.Citizen).where(m.Citizen.id == citizen.id).values(**values)
+        )
+
+    async def set_language(self, citizen_id: int, language: str) -> None:
+        await self.session.execute(
+            update(m.Citizen).where(m.Citizen.id == citizen_id).values(language=language)
+        )
+
+    async def set_blocked(self, telegram_id: int, blocked: bool, now: datetime) -> None:
+        await self.session.execute(
+            update(m.Citizen).where(m.Citizen.telegram_id == telegram_id)
+            .values(blocked_bot=blocked, blocked_at=now if blocked else None)
+        )
+
+    async def give_consent(self, citizen_id: int, purpose: str, version: str,
+                           now: datetime) -> None:
+        self.session.add(m.Consent(citizen_id=citizen_id, purpose=purpose,
+                                   text_version=version, given_at=now))
+
+    async def has_consent(self, citizen_id: int, purpose: str) -> bool:
+        found = (await self.session.execute(
+            select(m.Consent.id).where(
+                m.Consent.citizen_id == citizen_id, m.Consent.purpose == purpose,
+                m.Consent.withdrawn_at.is_(None),
+            ).limit(1)
+        )).first()
+        return found is not None
+
+    async def withdraw_consent(self, citizen_id: int, purpose: str, now: datetime) -> None:
+        await self.session.execute(
+            update(m.Consent).where(
+                m.Consent.citizen_id == citizen_id, m.Consent.purpose == purpose,
+                m.Consent.withdrawn_at.is_(None),
+            ).values(withdrawn_at=now)
+        )
+
+
+def _lab(row: m.Lab) -> LabRecord:
+    return LabRecord(row.id, row.slug, dict(row.title), dict(row.description or {}))
+
+
+def _service(row: m.Service) -> ServiceRecord:
+    return ServiceRecord(row.id, row.lab_id, row.slug, dict(row.title),
+                         dict(row.description or {}))
+
+
+class SqlCatalog:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def labs_open_for(self, phase: str, now: datetime) -> list[LabRecord]:
+        rows = (await self.session.execute(
+            select(m.Lab).join(m.LabPhase, and_(m.LabPhase.lab_id == m.Lab.id,
+                                                m.LabPhase.phase == phase))
+            .where(m.LabPhase.opens_at <= now,
+                   or_(m.LabPhase.closes_at.is_(None), m.LabPhase.closes_at > now))
+            .order_by(m.Lab.id)
+        )).scalars()
+        return [_lab(r) for r in rows]
+
+    async def lab_by_slug(self, slug: str) -> LabRecord | None:
+        row = (await self.session.execute(
+            select(m.Lab).where(m.Lab.slug == slug))).scalar_one_or_none()
+        return _lab(row) if row else None
+
+    async def lab(self, lab_id: int) -> LabRecord | None:
+        row = await self.session.get(m.Lab, lab_id)
+        return _lab(row) if row else None
+
+    async def services(self, lab_id: int) -> list[ServiceRecord]:
+        rows = (await self.session.execute(
+            select(m.Service).where(m.Service.lab_id == lab_id)
+            .order_by(m.Service.position, m.Service.id)
+        )).scalars()
+        return [_service(r) for r in rows]
+
+    async def service(self, service_id: int) -> ServiceRecord | None:
+        row = await self.session.get(m.Service, service_id)
+        return _service(row) if row else None
+
+
+class SqlOpinions:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, opinion: NewOpinion) -> int:
+        row = m.Opinion(
+            citizen_id=opinion.citizen_id, service_id=opinion.service_id,
+            rating=opinion.rating, comment=opinion.comment, media_kind=opinion.media_kind,
+            media_file_id=opinion.media_file_id, language=opinion.language,
+            channel=opinion.channel, created_at=opinion.created_at,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
+
+
+class SqlUnitOfWork:
+    """One session, one transaction; leaving without commit() rolls back."""
+
+    def __init__(self, sessions: async_sessionmaker) -> None:
+        self._sessions = sessions
+
+    async def __aenter__(self) -> Self:
+        self.session: AsyncSession = self._sessions()
+        self.updates = SqlUpdates(self.session)
+        self.conversations = SqlConversations(self.session)
+        self.citizens = SqlCitizens(self.session)
+        self.catalog = SqlCatalog(self.session)
+        self.opinions = SqlOpinions(self.session)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()

@@ -1,0 +1,61 @@
+"""Shared fixtures: a migrated database per test on SQLite, and on PostgreSQL
+and Redis when TEST_DATABASE_URL / TEST_REDIS_URL are given."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from storage.database import create_engine, session_factory
+from storage.models import Base
+from tests import services
+
+BACKENDS = ["sqlite"] + (["postgresql"] if services.postgres_server_url() else [])
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """One throwaway PostgreSQL database for the whole run (tables reset per test)."""
+    server = services.postgres_server_url()
+    if not server:
+        yield None
+        return
+    with services.throwaway_postgres(server) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path, postgres_database) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        return services.sqlite_url(tmp_path)
+    assert postgres_database is not None
+    return postgres_database
+
+
+@pytest.fixture
+async def db_engine(database_url: str):  # type: ignore[no-untyped-def]
+    """An engine on a fresh schema (created from the models; migrations have their own tests)."""
+    engine = create_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.run_sync(Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(db_engine):  # type: ignore[no-untyped-def]
+    return session_factory(db_engine)
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[tuple[str, str] | None]:
+    """(url, prefix) of a throwaway Redis key space, or None without TEST_REDIS_URL."""
+    url = services.redis_url()
+    if not url:
+        yield None
+        return
+    prefix = services.new_redis_prefix()
+    yield url, prefix
+    await services.delete_redis_prefix(url, prefix)
