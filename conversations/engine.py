@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import conversations.flows  # noqa: F401  (importing the flows registers them)
 from conversations import commands
 from conversations.callback import CallbackData, parse
 from conversations.flow import Ctx, Flow, Go, Gone, resolve
@@ -25,9 +26,6 @@ from storage.limits import LocalThrottle, Throttle
 from storage.locks import LocalLocks, Locks
 from storage.records import StateRecord
 from storage.unit_of_work import UnitOfWorkFactory
-
-# Importing the flows registers them (Flow.registry).
-from conversations.flows import menu, onboarding, opinion  # noqa: F401, E402, I001
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +60,12 @@ class Engine:
             if event.kind == "member":
                 return await self._membership(event)
             assert self.throttle is not None and self.locks is not None
-            verdict = await self.throttle.check(f"{event.user.id}")
-            if not verdict.allowed:
-                return self._slow_down(event, verdict.first_refusal)
+            # The lock comes first: anything awaited before it (a Redis round
+            # trip) could let a later event of the same person overtake.
             async with self.locks.hold(f"{event.chat.id}:{event.user.id}"):
+                verdict = await self.throttle.check(f"{event.user.id}")
+                if not verdict.allowed:
+                    return self._slow_down(event, verdict.first_refusal)
                 return await self._handle_in_transaction(event)
         except Exception as error:
             if is_unavailable(error):

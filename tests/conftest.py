@@ -59,3 +59,20 @@ async def redis_prefix() -> AsyncIterator[tuple[str, str] | None]:
     prefix = services.new_redis_prefix()
     yield url, prefix
     await services.delete_redis_prefix(url, prefix)
+
+
+@pytest.fixture(params=["memory", *BACKENDS])
+async def backend(request, tmp_path, postgres_database):  # type: ignore[no-untyped-def]
+    """The storage a flow test runs on: the in-memory fake, SQLite, PostgreSQL."""
+    from tests.harness import MemoryBackend, SqlBackend
+
+    if request.param == "memory":
+        yield MemoryBackend()
+        return
+    url = services.sqlite_url(tmp_path) if request.param == "sqlite" else postgres_database
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.run_sync(Base.metadata.create_all)
+    yield SqlBackend(session_factory(engine), request.param)
+    await engine.dispose()

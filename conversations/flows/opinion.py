@@ -237,7 +237,7 @@ class Review(State):
               "comment first.")
 
     async def show(self, ctx: Ctx) -> Screen:
-        ctx.data["reviewing"] = True
+        ctx.data.pop("reviewing", None)
         service = await current_service(ctx)
         rating = int(ctx.data["rating"])
         text = "\n".join([
@@ -260,10 +260,11 @@ class Review(State):
         return "comment"
 
     async def on_button(self, data: CallbackData, ctx: Ctx) -> Go | None:
+        # "Change ..." comes back here once changed (and Back there returns here).
         if data.action == "rating":
-            return Go("rate")
+            return Go("rate", carry={"reviewing": True})
         if data.action == "comment":
-            return Go("comment")
+            return Go("comment", carry={"reviewing": True})
         if data.action == "send":
             return await self._send(ctx)
         return None

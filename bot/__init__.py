@@ -1,0 +1,2 @@
+"""Transports and the process: aiogram adapter, console, webhook/polling,
+operations listener, configuration and the command line."""

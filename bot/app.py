@@ -1,0 +1,93 @@
+"""``participa run``: the bot on Telegram, by long polling or webhook.
+
+SIGTERM or SIGINT: stop taking updates, finish those in hand (and confirm
+them), close cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from bot.aiogram_transport import AiogramTransport
+from bot.config import Settings, split_listen
+from bot.ops import ops_app
+from bot.pipeline import Pipeline
+from bot.polling import Poller
+from bot.runtime import Runtime
+from bot.webhook import webhook_app
+from conversations.i18n import available_languages
+from storage import migrate
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_MAX_CONNECTIONS = 40
+SHUTDOWN_GRACE_S = 30.0
+
+
+class NotReady(Exception):
+    """Start-up cannot go on; the message says what to do."""
+
+
+async def _serve(app: web.Application, listen: str) -> web.AppRunner:
+    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE_S, access_log=None)
+    await runner.setup()
+    host, port = split_listen(listen)
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    if settings.bot_token is None:
+        raise NotReady("BOT_TOKEN is not set: get one from @BotFather, or try "
+                       "`participa console`")
+    if not await asyncio.to_thread(migrate.is_up_to_date, settings.database_url):
+        raise NotReady("the database is not up to date: run `participa db upgrade` first")
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass  # not the main thread (tests) or not supported: stop comes from the caller
+
+    runtime = Runtime.create(settings)
+    transport = AiogramTransport(settings.bot_token.get_secret_value(),
+                                 settings.telegram_api_base, on_blocked=runtime.mark_blocked)
+    pipeline = Pipeline(runtime.engine, transport)
+    runners: list[web.AppRunner] = []
+    poller: Poller | None = None
+    polling: asyncio.Task | None = None
+    try:
+        try:
+            await transport.publish_profile(available_languages(), settings.default_locale)
+        except Exception as error:  # cosmetic: the bot works without its menu
+            log.warning("could not publish commands and descriptions: %s", error)
+        runners.append(await _serve(ops_app(runtime.readiness_checks()), settings.ops_listen))
+        if settings.webhook_url:
+            assert settings.webhook_secret is not None
+            secret = settings.webhook_secret.get_secret_value()
+            runners.append(await _serve(webhook_app(pipeline, settings.webhook_path, secret),
+                                        settings.webhook_listen))
+            await transport.set_webhook(settings.webhook_url, secret, WEBHOOK_MAX_CONNECTIONS)
+            log.info("webhook mode: listening on %s", settings.webhook_listen)
+        else:
+            poller = Poller(pipeline)
+            polling = asyncio.create_task(poller.run())
+            log.info("polling mode")
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([waiter, *([polling] if polling else [])],
+                           return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        log.info("stopping: finishing the updates in hand")
+    finally:
+        if poller is not None and polling is not None:
+            poller.stop()
+            await asyncio.gather(polling, return_exceptions=True)
+        for runner in reversed(runners):
+            await runner.cleanup()  # waits for webhook requests in flight
+        await transport.close()
+        await runtime.close()

@@ -1,0 +1,168 @@
+"""The ``participa`` command: whole-system verbs at the top, things with verbs below.
+
+    participa run                          the bot: polling, or webhook when WEBHOOK_URL is set
+    participa console                      every journey in a terminal
+    participa db upgrade|downgrade|current
+    participa import FILE... | --demo
+    participa export opinions [--lab SLUG] [--format csv|xlsx] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="participa", description="Participa, the citizen "
+                                     "participation bot.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    verbs.add_parser("run", help="run the bot on Telegram (polling, or webhook with WEBHOOK_URL)")
+
+    console = verbs.add_parser("console", help="play every journey in this terminal")
+    console.add_argument("--user-id", type=int, default=1000,
+                         help="the citizen id the console speaks as (default 1000)")
+    console.add_argument("--language", default=None, help="the language the console "
+                         "claims, like Telegram's language_code (default: DEFAULT_LOCALE)")
+
+    db = verbs.add_parser("db", help="database schema")
+    db_verbs = db.add_subparsers(dest="db_verb", required=True, metavar="ACTION")
+    up = db_verbs.add_parser("upgrade", help="migrate to the latest schema (or REVISION)")
+    up.add_argument("revision", nargs="?", default="head")
+    down = db_verbs.add_parser("downgrade", help="undo the last migration (or down to REVISION)")
+    down.add_argument("revision", nargs="?", default="-1")
+    db_verbs.add_parser("current", help="show the schema revision")
+
+    importer = verbs.add_parser("import", help="load labs and services (YAML), idempotent "
+                                "by slug")
+    importer.add_argument("files", nargs="*", type=Path)
+    importer.add_argument("--demo", action="store_true", help="load the demo lab")
+
+    export = verbs.add_parser("export", help="export data for staff (CSV or XLSX)")
+    export.add_argument("what", choices=["opinions"])
+    export.add_argument("--lab", help="only this lab (slug)")
+    export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    export.add_argument("--output", type=Path, help="write here instead of standard output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"participa: configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return _dispatch(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        from storage.importer import ImportProblem
+
+        from bot.app import NotReady
+
+        if isinstance(error, NotReady | ImportProblem):
+            print(f"participa: {error}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import migrate
+
+    if args.verb == "run":
+        from bot.app import run_bot
+
+        asyncio.run(run_bot(settings))
+        return 0
+    if args.verb == "console":
+        return asyncio.run(_console(settings, args))
+    if args.verb == "db":
+        if args.db_verb == "upgrade":
+            migrate.upgrade(settings.database_url, args.revision)
+        elif args.db_verb == "downgrade":
+            migrate.downgrade(settings.database_url, args.revision)
+        print(f"schema revision: {migrate.current(settings.database_url) or 'none'}")
+        return 0
+    if args.verb == "import":
+        if not args.files and not args.demo:
+            print("participa import: name one or more files, or --demo", file=sys.stderr)
+            return 2
+        return asyncio.run(_import(settings, args))
+    if args.verb == "export":
+        return asyncio.run(_export(settings, args))
+    return 2
+
+
+async def _console(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import NotReady
+    from bot.console import run_console
+    from bot.runtime import Runtime
+    from storage import migrate
+
+    if not await asyncio.to_thread(migrate.is_up_to_date, settings.database_url):
+        raise NotReady("the database is not up to date: run `participa db upgrade` first")
+    runtime = Runtime.create(settings)
+    try:
+        await run_console(runtime.engine, user_id=args.user_id,
+                          language=args.language or settings.default_locale)
+    finally:
+        await runtime.close()
+    return 0
+
+
+async def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.importer import import_demo, import_file
+
+    from storage.database import create_engine, session_factory
+
+    db = create_engine(settings.database_url)
+    sessions = session_factory(db)
+    now = datetime.now(UTC)
+    try:
+        reports = []
+        if args.demo:
+            reports.append(("demo", await import_demo(sessions, now)))
+        for path in args.files:
+            reports.append((str(path), await import_file(sessions, path, now)))
+    finally:
+        await db.dispose()
+    for name, report in reports:
+        print(f"{name}: {report}")
+    return 0
+
+
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.export import write_table
+    from storage.reports import opinions_table
+
+    from storage.database import create_engine, session_factory
+
+    db = create_engine(settings.database_url)
+    try:
+        async with session_factory(db)() as session:
+            columns, rows = await opinions_table(session, args.lab, settings.default_locale)
+    finally:
+        await db.dispose()
+    content = write_table(columns, rows, args.format, tz=settings.timezone)
+    if args.output:
+        args.output.write_bytes(content)
+        print(f"{len(rows)} rows written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(content)
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig()
+    sys.exit(main())
