@@ -53,7 +53,8 @@ class Citizen(Base):
     language: Mapped[str] = mapped_column(String(8))
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    blocked_bot: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    blocked_bot: Mapped[bool] = mapped_column(Boolean, default=False,
+                                              server_default=text("false"))
     blocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -67,7 +68,8 @@ class Role(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(16))
-    granted_by: Mapped[int | None] = mapped_column(BigId)
+    granted_by: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"))
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -93,9 +95,11 @@ class NotificationPreferences(Base):
     citizen_id: Mapped[int] = mapped_column(
         ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True
     )
-    participation_updates: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
-    news: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
-    workshop_invitations: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    participation_updates: Mapped[bool] = mapped_column(Boolean, default=True,
+                                                        server_default=text("true"))
+    news: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    workshop_invitations: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=text("false"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -141,7 +145,7 @@ class Service(Base):
     slug: Mapped[str] = mapped_column(String(64))
     title: Mapped[dict[str, str]] = mapped_column(Json)
     description: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
-    position: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class Opinion(Base):
@@ -190,6 +194,6 @@ class ConversationState(Base):
     user_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
     flow: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(32))
-    step: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     data: Mapped[dict] = mapped_column(Json, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -153,10 +153,20 @@ def _service(row: m.Service) -> ServiceRecord:
 
 
 class SqlCatalog:
+    """Labs and services. Reads are remembered for the transaction: a step
+    checks the lab is still open in its handler and again in its screen."""
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._open: dict[tuple[str, datetime], list[LabRecord]] = {}
 
     async def labs_open_for(self, phase: str, now: datetime) -> list[LabRecord]:
+        key = (phase, now)
+        if key not in self._open:
+            self._open[key] = await self._labs_open_for(phase, now)
+        return self._open[key]
+
+    async def _labs_open_for(self, phase: str, now: datetime) -> list[LabRecord]:
         rows = (await self.session.execute(
             select(m.Lab).join(m.LabPhase, and_(m.LabPhase.lab_id == m.Lab.id,
                                                 m.LabPhase.phase == phase))

@@ -1,0 +1,398 @@
+"""Import labs and their services from YAML (``participa import FILE... | --demo``).
+
+The file format (``docs/import-example.yaml`` is a complete sample)::
+
+    labs:
+      - slug: tu-atencion                 # stable key: a-z, 0-9 and hyphens, <= 64
+        title: {es: "Tu Atención", en: "Your Service"}     # "es" is required
+        description: {es: "...", en: "..."}                # optional
+        phases:                                            # optional
+          opinions: {opens: 2026-01-01, closes: 2027-12-31}
+          proposals: {opens: 2026-03-01T09:00:00}          # closes is optional
+        services:
+          - slug: telefono-012            # unique within its lab
+            title: {es: "...", en: "..."}
+            description: {es: "...", en: "..."}
+
+Texts are per language (``{language: text}``); Spanish, the default
+language, must always be there. Phases are ``opinions``, ``proposals``,
+``ratings``, ``workshops`` and ``results``. A date or datetime without a
+time zone is local time in ``timezone`` (Europe/Madrid unless told) and is
+stored in UTC; a date alone opens at the start of that day and, for
+``closes``, closes at the end of that day.
+
+Importing is idempotent by slug: a lab or service already there is updated
+(titles, descriptions, phases, position = its order in the file), never
+duplicated. A lab's phases are exactly those in the file. A service missing
+from a new import is kept (it may have opinions), moved after the services
+in the file and listed in the report.
+The whole file is validated before anything is written, and written in one
+transaction: a mistake leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import models as m
+
+DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo.yaml"
+DEFAULT_LANGUAGE = "es"
+DEFAULT_TIMEZONE = "Europe/Madrid"
+PHASES = ("opinions", "proposals", "ratings", "workshops", "results")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_MAX = 64
+LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+# A title is a button label and a heading; a description shares one
+# Telegram message (4096 characters) with the bot's own text.
+TITLE_MAX = 200
+DESCRIPTION_MAX = 3000
+
+LAB_KEYS = {"slug", "title", "description", "phases", "services"}
+SERVICE_KEYS = {"slug", "title", "description"}
+PHASE_KEYS = {"opens", "closes"}
+
+
+class ImportProblem(ValueError):
+    """The file cannot be imported; the message names the file, item and field."""
+
+    def __init__(self, path: Path | str, problem: str, *, where: str = "",
+                 field: str = "") -> None:
+        self.path = str(path)
+        self.where = where
+        self.field = field
+        self.problem = problem
+        parts = [self.path]
+        if where:
+            parts.append(where)
+        if field:
+            parts.append(field)
+        super().__init__(": ".join([*parts, problem]))
+
+
+@dataclass
+class ImportReport:
+    labs_created: int = 0
+    labs_updated: int = 0
+    labs_unchanged: int = 0
+    services_created: int = 0
+    services_updated: int = 0
+    services_unchanged: int = 0
+    # "lab/service" slugs in the database but not in the file: kept, not deleted.
+    services_not_in_file: list[str] = field(default_factory=list)
+
+    def add(self, other: ImportReport) -> None:
+        self.labs_created += other.labs_created
+        self.labs_updated += other.labs_updated
+        self.labs_unchanged += other.labs_unchanged
+        self.services_created += other.services_created
+        self.services_updated += other.services_updated
+        self.services_unchanged += other.services_unchanged
+        self.services_not_in_file.extend(other.services_not_in_file)
+
+
+# -- what the file says, validated ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Phase:
+    opens_at: datetime
+    closes_at: datetime | None
+
+
+@dataclass(frozen=True)
+class _Service:
+    slug: str
+    title: dict[str, str]
+    description: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Lab:
+    slug: str
+    title: dict[str, str]
+    description: dict[str, str]
+    phases: dict[str, _Phase]
+    services: list[_Service]
+
+
+class _Reader:
+    """Turns the parsed YAML into validated values, or raises ImportProblem."""
+
+    def __init__(self, path: Path, zone: ZoneInfo) -> None:
+        self.path = path
+        self.zone = zone
+
+    def problem(self, message: str, where: str = "", field: str = "") -> ImportProblem:
+        return ImportProblem(self.path, message, where=where, field=field)
+
+    def document(self, data: Any) -> list[_Lab]:
+        if data is None:
+            raise self.problem("the file is empty")
+        if not isinstance(data, Mapping):
+            raise self.problem("expected a mapping with a 'labs' list at the top level")
+        unknown = set(data) - {"labs"}
+        if unknown:
+            raise self.problem(f"unknown top-level key(s): {_names(unknown)}")
+        items = data.get("labs")
+        if not isinstance(items, list) or not items:
+            raise self.problem("expected a non-empty list", field="labs")
+        labs = [self.lab(item, index) for index, item in enumerate(items, start=1)]
+        _no_duplicates([lab.slug for lab in labs], lambda slug: self.problem(
+            "appears more than once in the file", where=f"lab '{slug}'", field="slug"))
+        return labs
+
+    def lab(self, item: Any, index: int) -> _Lab:
+        where = f"lab #{index}"
+        if not isinstance(item, Mapping):
+            raise self.problem("expected a mapping", where=where)
+        slug = self.slug(item, where)
+        where = f"lab '{slug}'"
+        self.known_keys(item, LAB_KEYS, where)
+        phases_data = item.get("phases") or {}
+        if not isinstance(phases_data, Mapping):
+            raise self.problem("expected a mapping of phase names", where=where, field="phases")
+        phases = {}
+        for name, value in phases_data.items():
+            if name not in PHASES:
+                raise self.problem(f"unknown phase {name!r} (known: {', '.join(PHASES)})",
+                                   where=where, field="phases")
+            phases[name] = self.phase(value, where, f"phases.{name}")
+        services_data = item.get("services") or []
+        if not isinstance(services_data, list):
+            raise self.problem("expected a list", where=where, field="services")
+        services = [self.service(s, where, i) for i, s in enumerate(services_data, start=1)]
+        _no_duplicates([s.slug for s in services], lambda dup: self.problem(
+            "appears more than once in this lab", where=f"{where}, service '{dup}'",
+            field="slug"))
+        return _Lab(slug, self.texts(item, "title", where, TITLE_MAX, required=True),
+                    self.texts(item, "description", where, DESCRIPTION_MAX, required=False),
+                    phases, services)
+
+    def service(self, item: Any, lab_where: str, index: int) -> _Service:
+        where = f"{lab_where}, service #{index}"
+        if not isinstance(item, Mapping):
+            raise self.problem("expected a mapping", where=where)
+        slug = self.slug(item, where)
+        where = f"{lab_where}, service '{slug}'"
+        self.known_keys(item, SERVICE_KEYS, where)
+        return _Service(slug, self.texts(item, "title", where, TITLE_MAX, required=True),
+                        self.texts(item, "description", where, DESCRIPTION_MAX,
+                                   required=False))
+
+    def known_keys(self, item: Mapping, known: set[str], where: str) -> None:
+        unknown = set(item) - known
+        if unknown:
+            raise self.problem(f"unknown key(s) {_names(unknown)} (known: {_names(known)})",
+                               where=where)
+
+    def slug(self, item: Mapping, where: str) -> str:
+        slug = item.get("slug")
+        if slug is None or slug == "":
+            raise self.problem("missing (every item needs a stable slug)", where=where,
+                               field="slug")
+        if not isinstance(slug, str):
+            raise self.problem(f"{slug!r} is not text (quote it)", where=where, field="slug")
+        if len(slug) > SLUG_MAX or not SLUG.match(slug):
+            raise self.problem(
+                f"{slug!r} is not a slug (lower-case letters, digits and single hyphens, "
+                f"at most {SLUG_MAX} characters)", where=where, field="slug")
+        return slug
+
+    def texts(self, item: Mapping, name: str, where: str, limit: int, *,
+              required: bool) -> dict[str, str]:
+        value = item.get(name)
+        if value is None and not required:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.problem(
+                f"expected texts per language, like {{{DEFAULT_LANGUAGE}: \"...\"}}",
+                where=where, field=name)
+        texts: dict[str, str] = {}
+        for language, text in value.items():
+            if not isinstance(language, str) or not LANGUAGE.match(language):
+                raise self.problem(f"{language!r} is not a language code", where=where,
+                                   field=name)
+            if not isinstance(text, str) or not text.strip():
+                raise self.problem("expected a non-empty text", where=where,
+                                   field=f"{name}.{language}")
+            if len(text.strip()) > limit:
+                raise self.problem(f"longer than {limit} characters", where=where,
+                                   field=f"{name}.{language}")
+            texts[language] = text.strip()
+        if DEFAULT_LANGUAGE not in texts:
+            raise self.problem(f"missing the default language ({DEFAULT_LANGUAGE!r})",
+                               where=where, field=name)
+        return texts
+
+    def phase(self, value: Any, where: str, name: str) -> _Phase:
+        if not isinstance(value, Mapping):
+            raise self.problem("expected {opens: DATE, closes: DATE}", where=where, field=name)
+        unknown = set(value) - PHASE_KEYS
+        if unknown:
+            raise self.problem(f"unknown key(s) {_names(unknown)} (known: opens, closes)",
+                               where=where, field=name)
+        if value.get("opens") is None:
+            raise self.problem("missing", where=where, field=f"{name}.opens")
+        opens = self.moment(value["opens"], where, f"{name}.opens", end_of_day=False)
+        closes = None
+        if value.get("closes") is not None:
+            closes = self.moment(value["closes"], where, f"{name}.closes", end_of_day=True)
+            if closes <= opens:
+                raise self.problem("must be after opens", where=where, field=f"{name}.closes")
+        return _Phase(opens, closes)
+
+    def moment(self, value: Any, where: str, name: str, *, end_of_day: bool) -> datetime:
+        if isinstance(value, str):
+            try:
+                value = (datetime.fromisoformat(value) if len(value.strip()) > 10
+                         else date.fromisoformat(value.strip()))
+            except ValueError:
+                raise self.problem(f"{value!r} is not a date (YYYY-MM-DD) or datetime "
+                                   "(YYYY-MM-DDTHH:MM[:SS][+HH:MM])",
+                                   where=where, field=name) from None
+        if isinstance(value, datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=self.zone)
+        elif isinstance(value, date):
+            day = value + timedelta(days=1) if end_of_day else value
+            moment = datetime.combine(day, time(0), tzinfo=self.zone)
+        else:
+            raise self.problem("expected a date or datetime", where=where, field=name)
+        return moment.astimezone(UTC)
+
+
+def _names(keys: set) -> str:
+    return ", ".join(sorted(map(str, keys)))
+
+
+def _no_duplicates(slugs: list[str], problem: Any) -> None:
+    seen: set[str] = set()
+    for slug in slugs:
+        if slug in seen:
+            raise problem(slug)
+        seen.add(slug)
+
+
+def read_file(path: Path, timezone: str = DEFAULT_TIMEZONE) -> list[_Lab]:
+    """Parse and validate ``path`` without touching the database."""
+    path = Path(path)
+    if path.suffix.lower() not in YAML_SUFFIXES:
+        raise ImportProblem(path, f"unsupported file type {path.suffix or '(none)'!r}: "
+                                  "only YAML (.yaml, .yml) can be imported")
+    try:
+        source = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ImportProblem(path, "no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ImportProblem(path, f"cannot be read as UTF-8 text ({error})") from None
+    try:
+        data = yaml.safe_load(source)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        reason = getattr(error, "problem", None) or str(error)
+        raise ImportProblem(path, f"{at}not valid YAML ({reason})") from None
+    return _Reader(path, ZoneInfo(timezone)).document(data)
+
+
+# -- writing -----------------------------------------------------------------
+
+
+async def import_file(sessions: async_sessionmaker, path: Path, now: datetime, *,
+                      timezone: str = DEFAULT_TIMEZONE) -> ImportReport:
+    """Create or update the labs and services in ``path``, in one transaction."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    labs = read_file(path, timezone)
+    report = ImportReport()
+    async with sessions() as session, session.begin():
+        for lab in labs:
+            await _save_lab(session, lab, now, report)
+    return report
+
+
+async def import_demo(sessions: async_sessionmaker, now: datetime) -> ImportReport:
+    """The demo lab "Tu Atención", open for opinions from 2026 to the end of 2030."""
+    return await import_file(sessions, DEMO_FILE, now)
+
+
+async def _save_lab(session: AsyncSession, lab: _Lab, now: datetime,
+                    report: ImportReport) -> None:
+    row = (await session.execute(
+        select(m.Lab).where(m.Lab.slug == lab.slug))).scalar_one_or_none()
+    created = row is None
+    if row is None:
+        row = m.Lab(slug=lab.slug, title=lab.title, description=lab.description,
+                    created_at=now)
+        session.add(row)
+        await session.flush()
+        changed = False
+    else:
+        changed = (row.title, row.description or {}) != (lab.title, lab.description)
+        if changed:
+            row.title, row.description = lab.title, lab.description
+    changed = await _save_phases(session, row.id, lab.phases) or changed
+    await _save_services(session, row.id, lab, report)
+    if created:
+        report.labs_created += 1
+    elif changed:
+        report.labs_updated += 1
+    else:
+        report.labs_unchanged += 1
+    await session.flush()
+
+
+async def _save_phases(session: AsyncSession, lab_id: int, phases: dict[str, _Phase]) -> bool:
+    rows = {p.phase: p for p in (await session.execute(
+        select(m.LabPhase).where(m.LabPhase.lab_id == lab_id))).scalars()}
+    changed = False
+    for name, row in rows.items():
+        if name not in phases:
+            await session.delete(row)
+            changed = True
+    for name, phase in phases.items():
+        row = rows.get(name)
+        if row is None:
+            session.add(m.LabPhase(lab_id=lab_id, phase=name, opens_at=phase.opens_at,
+                                   closes_at=phase.closes_at))
+            changed = True
+        elif (row.opens_at, row.closes_at) != (phase.opens_at, phase.closes_at):
+            row.opens_at, row.closes_at = phase.opens_at, phase.closes_at
+            changed = True
+    return changed
+
+
+async def _save_services(session: AsyncSession, lab_id: int, lab: _Lab,
+                         report: ImportReport) -> None:
+    rows = {s.slug: s for s in (await session.execute(
+        select(m.Service).where(m.Service.lab_id == lab_id))).scalars()}
+    for position, service in enumerate(lab.services):
+        row = rows.pop(service.slug, None)
+        if row is None:
+            session.add(m.Service(lab_id=lab_id, slug=service.slug, title=service.title,
+                                  description=service.description, position=position))
+            report.services_created += 1
+        elif (row.title, row.description or {}, row.position) != (
+                service.title, service.description, position):
+            row.title, row.description, row.position = (service.title, service.description,
+                                                        position)
+            report.services_updated += 1
+        else:
+            report.services_unchanged += 1
+    # Kept (they may have opinions) but listed after the services in the file.
+    left_out = sorted(rows.values(), key=lambda row: (row.position, row.id))
+    for position, row in enumerate(left_out, start=len(lab.services)):
+        row.position = position
+    report.services_not_in_file.extend(f"{lab.slug}/{row.slug}" for row in left_out)

@@ -1,0 +1,65 @@
+"""Every user-visible string is translated, and translations can't break messages."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from conversations.i18n import available_languages, locale_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+_TAG = re.compile(r"</?[a-z-]+[^>]*>")
+
+
+def source_messages() -> set[str]:
+    found: set[str] = set()
+    for folder in ("conversations", "bot"):
+        for _, _, message, _, _ in extract_from_dir(
+                str(ROOT / folder), method_map=[("**.py", "python")], keywords=KEYWORDS):
+            found.update([message] if isinstance(message, str) else message[:1])
+    return found
+
+
+def template() -> set[str]:
+    with (locale_dir() / "messages.pot").open("rb") as handle:
+        return {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(handle) if m.id}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+
+
+def test_the_template_holds_every_string_in_the_code():
+    missing = source_messages() - template()
+    stale = template() - source_messages()
+    assert not missing, f"run pybabel extract (see README): not in messages.pot: {missing}"
+    assert not stale, f"strings no longer in the code, still in messages.pot: {stale}"
+
+
+def test_spanish_and_english_catalogs_exist():
+    assert {"es", "en"} <= set(available_languages())
+
+
+@pytest.mark.parametrize("language", available_languages())
+def test_catalog_is_complete_and_safe(language: str):
+    with (locale_dir() / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    ids = template()
+    entries = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
+    assert ids - set(entries) == set(), f"{language}: run pybabel update (see README)"
+    for msgid in ids:
+        entry = entries[msgid]
+        assert not entry.fuzzy, f"{language}: fuzzy entry {msgid!r}"
+        translations = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        for translated in translations:
+            assert translated, f"{language}: untranslated {msgid!r}"
+            assert placeholders(translated) == placeholders(msgid), \
+                f"{language}: placeholders differ in {msgid!r}"
+            assert sorted(_TAG.findall(translated)) == sorted(_TAG.findall(msgid)), \
+                f"{language}: HTML tags differ in {msgid!r}"

@@ -1,0 +1,242 @@
+"""Importing labs and services from YAML: the demo, idempotence, updates, errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from storage import models as m
+from storage.importer import ImportProblem, import_demo, import_file
+from storage.sql import SqlUnitOfWork
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+MADRID = ZoneInfo("Europe/Madrid")
+EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "import-example.yaml"
+
+SMALL = """
+labs:
+  - slug: lab-a
+    title: {es: "Laboratorio A", en: "Lab A"}
+    description: {es: "Descripción A"}
+    phases:
+      opinions: {opens: 2026-01-01, closes: 2026-12-31}
+    services:
+      - slug: uno
+        title: {es: "Uno", en: "One"}
+      - slug: dos
+        title: {es: "Dos", en: "Two"}
+        description: {es: "El segundo", en: "The second"}
+"""
+
+
+def write(folder: Path, text: str, name: str = "labs.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def counts(sessions) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    async with sessions() as session:
+        return (
+            await session.scalar(select(func.count()).select_from(m.Lab)),
+            await session.scalar(select(func.count()).select_from(m.Service)),
+            await session.scalar(select(func.count()).select_from(m.LabPhase)),
+        )
+
+
+async def open_labs(sessions, phase: str, when: datetime) -> list[str]:  # type: ignore[no-untyped-def]
+    async with SqlUnitOfWork(sessions) as uow:
+        return [lab.slug for lab in await uow.catalog.labs_open_for(phase, when)]
+
+
+async def services_of(sessions, lab_slug: str) -> list:  # type: ignore[no-untyped-def]
+    async with SqlUnitOfWork(sessions) as uow:
+        lab = await uow.catalog.lab_by_slug(lab_slug)
+        assert lab is not None
+        return await uow.catalog.services(lab.id)
+
+
+async def test_demo_loads_one_lab_with_eight_services(sessions) -> None:  # type: ignore[no-untyped-def]
+    report = await import_demo(sessions, NOW)
+
+    assert (report.labs_created, report.services_created) == (1, 8)
+    assert await counts(sessions) == (1, 8, 3)
+    async with SqlUnitOfWork(sessions) as uow:
+        lab = await uow.catalog.lab_by_slug("tu-atencion")
+    assert lab is not None
+    assert lab.title["es"].startswith("Tu Atención")
+    services = await services_of(sessions, "tu-atencion")
+    assert services[0].slug == "telefono-012"
+    for item in [lab, *services]:
+        assert set(item.title) == {"es", "en"}, item.slug
+        assert set(item.description) == {"es", "en"}, item.slug
+
+
+@pytest.mark.parametrize("when", [
+    datetime(2026, 1, 1, 0, 0, tzinfo=MADRID),
+    datetime(2028, 6, 15, 12, 0, tzinfo=MADRID),
+    datetime(2030, 12, 31, 23, 59, tzinfo=MADRID),
+])
+async def test_demo_takes_opinions_until_the_end_of_2030(sessions, when) -> None:  # type: ignore[no-untyped-def]
+    await import_demo(sessions, NOW)
+    assert await open_labs(sessions, "opinions", when) == ["tu-atencion"]
+
+
+async def test_demo_is_closed_outside_its_dates(sessions) -> None:  # type: ignore[no-untyped-def]
+    await import_demo(sessions, NOW)
+    assert await open_labs(sessions, "opinions", datetime(2025, 12, 31, 23, 59,
+                                                          tzinfo=MADRID)) == []
+    assert await open_labs(sessions, "opinions", datetime(2031, 1, 1, tzinfo=MADRID)) == []
+
+
+async def test_importing_twice_changes_nothing(sessions) -> None:  # type: ignore[no-untyped-def]
+    await import_demo(sessions, NOW)
+    before = await counts(sessions)
+
+    again = await import_demo(sessions, NOW)
+
+    assert (again.labs_created, again.labs_updated, again.labs_unchanged) == (0, 0, 1)
+    assert (again.services_created, again.services_updated, again.services_unchanged) == (0, 0, 8)
+    assert again.services_not_in_file == []
+    assert await counts(sessions) == before
+
+
+async def test_edited_file_updates_titles_phases_and_order(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await import_file(sessions, write(tmp_path, SMALL), NOW)
+    edited = """
+labs:
+  - slug: lab-a
+    title: {es: "Laboratorio A, edición 2", en: "Lab A, second edition"}
+    phases:
+      opinions: {opens: 2026-01-01, closes: 2027-06-30}
+      proposals: {opens: "2026-03-01T09:00:00"}
+    services:
+      - slug: dos
+        title: {es: "Dos (nuevo título)", en: "Two"}
+        description: {es: "El segundo", en: "The second"}
+      - slug: tres
+        title: {es: "Tres"}
+"""
+    report = await import_file(sessions, write(tmp_path, edited), NOW)
+
+    assert (report.labs_created, report.labs_updated) == (0, 1)
+    assert (report.services_created, report.services_updated) == (1, 1)
+    assert report.services_not_in_file == ["lab-a/uno"]
+    async with SqlUnitOfWork(sessions) as uow:
+        lab = await uow.catalog.lab_by_slug("lab-a")
+    assert lab is not None
+    assert lab.title == {"es": "Laboratorio A, edición 2", "en": "Lab A, second edition"}
+    assert lab.description == {}
+    services = await services_of(sessions, "lab-a")
+    # The service left out of the file is kept (it may have opinions), last.
+    assert [s.slug for s in services] == ["dos", "tres", "uno"]
+    titles = {s.slug: s.title["es"] for s in services}
+    assert titles == {"uno": "Uno", "dos": "Dos (nuevo título)", "tres": "Tres"}
+    assert await counts(sessions) == (1, 3, 2)
+    async with sessions() as session:
+        phases = {p.phase: p for p in (await session.execute(select(m.LabPhase))).scalars()}
+    assert phases["opinions"].closes_at == datetime(2027, 7, 1, tzinfo=MADRID)
+    assert phases["proposals"].opens_at == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    assert phases["proposals"].closes_at is None
+
+
+async def test_positions_follow_the_file_order(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await import_file(sessions, write(tmp_path, SMALL), NOW)
+    swapped = SMALL.replace("slug: uno", "slug: tmp").replace("slug: dos", "slug: uno") \
+        .replace("slug: tmp", "slug: dos")
+    report = await import_file(sessions, write(tmp_path, swapped), NOW)
+
+    assert report.services_updated == 2
+    assert [s.slug for s in await services_of(sessions, "lab-a")] == ["dos", "uno"]
+
+
+async def test_removed_phase_is_removed(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await import_file(sessions, write(tmp_path, SMALL), NOW)
+    without_phases = SMALL.replace(
+        "    phases:\n      opinions: {opens: 2026-01-01, closes: 2026-12-31}\n", "")
+    report = await import_file(sessions, write(tmp_path, without_phases), NOW)
+
+    assert report.labs_updated == 1
+    assert await counts(sessions) == (1, 2, 0)
+
+
+async def test_the_documented_example_imports(sessions) -> None:  # type: ignore[no-untyped-def]
+    report = await import_file(sessions, EXAMPLE, NOW)
+
+    assert (report.labs_created, report.services_created) == (1, 3)
+    async with sessions() as session:
+        phases = {p.phase: p for p in (await session.execute(select(m.LabPhase))).scalars()}
+    # A date alone closes at the end of that day, Madrid time (CEST in April).
+    assert phases["opinions"].closes_at == datetime(2026, 4, 30, 22, 0, tzinfo=UTC)
+    # An explicit offset is taken as written.
+    assert phases["ratings"].opens_at == datetime(2026, 5, 16, 7, 0, tzinfo=UTC)
+    assert phases["workshops"].closes_at is None
+
+
+INVALID = [
+    pytest.param(
+        SMALL.replace('title: {es: "Dos", en: "Two"}', 'title: {en: "Two"}'),
+        ["labs.yaml", "lab 'lab-a'", "service 'dos'", "title", "'es'"], id="missing-es"),
+    pytest.param(
+        SMALL.replace("slug: uno", "slug: Uno_1"),
+        ["lab 'lab-a'", "service #1", "slug", "'Uno_1'"], id="bad-slug"),
+    pytest.param(
+        SMALL.replace("slug: uno", "slug: 12"),
+        ["lab 'lab-a'", "service #1", "slug", "not text"], id="number-slug"),
+    pytest.param(
+        SMALL.replace("      - slug: uno\n", "      - title_es: x\n"),
+        ["lab 'lab-a'", "service #1", "slug", "missing"], id="missing-slug"),
+    pytest.param(
+        SMALL.replace("slug: dos", "slug: uno"),
+        ["lab 'lab-a'", "service 'uno'", "slug", "more than once"], id="duplicate-service"),
+    pytest.param(
+        SMALL.replace("opinions: {", "opinons: {"),
+        ["lab 'lab-a'", "phases", "'opinons'"], id="unknown-phase"),
+    pytest.param(
+        SMALL.replace("closes: 2026-12-31", "closes: 2025-12-31"),
+        ["lab 'lab-a'", "phases.opinions.closes", "after opens"], id="closes-before-opens"),
+    pytest.param(
+        SMALL.replace("opens: 2026-01-01", "opens: 1st of January"),
+        ["lab 'lab-a'", "phases.opinions.opens", "not a date"], id="bad-date"),
+    pytest.param(
+        SMALL.replace("    description: {es: \"Descripción A\"}", "    descripton: {es: \"A\"}"),
+        ["lab 'lab-a'", "unknown key", "descripton"], id="unknown-key"),
+    pytest.param(
+        SMALL.replace('{es: "Uno", en: "One"}', '{es: "", en: "One"}'),
+        ["service 'uno'", "title.es", "non-empty"], id="empty-text"),
+    pytest.param(
+        SMALL.replace('title: {es: "Uno", en: "One"}', 'title: "Uno"'),
+        ["service 'uno'", "title", "per language"], id="title-not-mapping"),
+    pytest.param("labs: [\n  - slug: x\n  title: y\n", ["labs.yaml", "line", "not valid YAML"],
+                 id="yaml-syntax"),
+    pytest.param("", ["labs.yaml", "empty"], id="empty-file"),
+    pytest.param("workshops: []\n", ["unknown top-level key", "workshops"], id="unknown-top"),
+]
+
+
+@pytest.mark.parametrize(("text", "fragments"), INVALID)
+async def test_invalid_file_is_rejected_naming_item_and_field(  # type: ignore[no-untyped-def]
+        sessions, tmp_path, text, fragments) -> None:
+    await import_file(sessions, write(tmp_path, SMALL), NOW)
+    before = await counts(sessions)
+
+    with pytest.raises(ImportProblem) as raised:
+        await import_file(sessions, write(tmp_path, text), NOW)
+
+    for fragment in fragments:
+        assert fragment in str(raised.value), (fragment, str(raised.value))
+    assert await counts(sessions) == before
+
+
+async def test_only_yaml_files_are_accepted(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ImportProblem, match=r"services\.csv.*only YAML"):
+        await import_file(sessions, write(tmp_path, "slug,title\n", "services.csv"), NOW)
+
+
+async def test_missing_file_is_a_clear_problem(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ImportProblem, match="no such file"):
+        await import_file(sessions, tmp_path / "nowhere.yaml", NOW)
