@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from conversations.engine import Engine  # noqa: E402
-from conversations.settings import FlowSettings  # noqa: E402
-from conversations.vocabulary import Chat, Event, Send, Who  # noqa: E402
-from storage.database import create_engine, session_factory  # noqa: E402
-from storage.memory import MemoryStore, MemoryUnitOfWork  # noqa: E402
-from storage.models import Base, Lab, LabPhase, Service  # noqa: E402
-from storage.sql import SqlUnitOfWork  # noqa: E402
+from conversations.engine import Engine
+from conversations.settings import FlowSettings
+from conversations.vocabulary import Chat, Event, Send, Who
+from storage.database import create_engine, session_factory
+from storage.memory import MemoryStore, MemoryUnitOfWork
+from storage.models import Base, Lab, LabPhase, Service
+from storage.sql import SqlUnitOfWork
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 SERVICES = [f"Service {n}" for n in range(8)]

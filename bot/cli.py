@@ -67,14 +67,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:
-        from storage.importer import ImportProblem
-
         from bot.app import NotReady
+        from storage.errors import is_unavailable
+        from storage.importer import ImportProblem
 
         if isinstance(error, NotReady | ImportProblem):
             print(f"participa: {error}", file=sys.stderr)
             return 1
+        if is_unavailable(error):
+            print(f"participa: cannot reach the database or Redis ({type(error).__name__}); "
+                  "check DATABASE_URL and REDIS_URL", file=sys.stderr)
+            return 1
         raise
+
+
+def _require_schema(settings: Settings) -> None:
+    """Workers and tools never migrate by themselves: say what to run instead."""
+    from bot.app import NotReady
+    from storage import migrate
+
+    if not migrate.is_up_to_date(settings.database_url):
+        raise NotReady("the database is not up to date: run `participa db upgrade` first")
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,6 +99,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(run_bot(settings))
         return 0
     if args.verb == "console":
+        _require_schema(settings)
         return asyncio.run(_console(settings, args))
     if args.verb == "db":
         if args.db_verb == "upgrade":
@@ -98,20 +112,18 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if not args.files and not args.demo:
             print("participa import: name one or more files, or --demo", file=sys.stderr)
             return 2
+        _require_schema(settings)
         return asyncio.run(_import(settings, args))
     if args.verb == "export":
+        _require_schema(settings)
         return asyncio.run(_export(settings, args))
     return 2
 
 
 async def _console(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.app import NotReady
     from bot.console import run_console
     from bot.runtime import Runtime
-    from storage import migrate
 
-    if not await asyncio.to_thread(migrate.is_up_to_date, settings.database_url):
-        raise NotReady("the database is not up to date: run `participa db upgrade` first")
     runtime = Runtime.create(settings)
     try:
         await run_console(runtime.engine, user_id=args.user_id,
@@ -122,9 +134,8 @@ async def _console(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
-    from storage.importer import import_demo, import_file
-
     from storage.database import create_engine, session_factory
+    from storage.importer import import_demo, import_file
 
     db = create_engine(settings.database_url)
     sessions = session_factory(db)
@@ -143,10 +154,9 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.database import create_engine, session_factory
     from storage.export import write_table
     from storage.reports import opinions_table
-
-    from storage.database import create_engine, session_factory
 
     db = create_engine(settings.database_url)
     try:

@@ -27,5 +27,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # These libraries log request URLs (which carry the token) at INFO/DEBUG.
-    for noisy in ("aiohttp.access", "aiohttp.client", "httpx", "httpcore", "aiogram.event"):
+    for noisy in ("aiohttp.access", "aiohttp.client", "httpx", "httpcore", "aiogram.event",
+                  "alembic.runtime.plugins", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
