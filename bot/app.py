@@ -21,11 +21,13 @@ from bot.runtime import Runtime
 from bot.webhook import webhook_app
 from conversations.i18n import available_languages
 from storage import migrate
+from storage.housekeeping import prune_processed_updates
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_MAX_CONNECTIONS = 40
 SHUTDOWN_GRACE_S = 30.0
+HOUSEKEEPING_EVERY_S = 3600.0
 
 
 class NotReady(Exception):
@@ -38,6 +40,20 @@ async def _serve(app: web.Application, listen: str) -> web.AppRunner:
     host, port = split_listen(listen)
     await web.TCPSite(runner, host, port).start()
     return runner
+
+
+async def housekeeping(runtime: Runtime, stop: asyncio.Event) -> None:
+    """Hourly clean-up; harmless when several processes do it at once."""
+    while not stop.is_set():
+        try:
+            pruned = await prune_processed_updates(runtime.sessions, runtime.engine.clock())
+            log.info("housekeeping: %d old update ids forgotten", pruned)
+        except Exception as error:  # the database may be down for a while: try later
+            log.warning("housekeeping failed: %s", type(error).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), HOUSEKEEPING_EVERY_S)
+        except TimeoutError:
+            pass
 
 
 async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None:
@@ -61,6 +77,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     runners: list[web.AppRunner] = []
     poller: Poller | None = None
     polling: asyncio.Task | None = None
+    cleaning = asyncio.create_task(housekeeping(runtime, stop))
     try:
         try:
             await transport.publish_profile(available_languages(), settings.default_locale)
@@ -89,5 +106,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             await asyncio.gather(polling, return_exceptions=True)
         for runner in reversed(runners):
             await runner.cleanup()  # waits for webhook requests in flight
+        stop.set()
+        await asyncio.gather(cleaning, return_exceptions=True)
         await transport.close()
         await runtime.close()
