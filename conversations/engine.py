@@ -79,7 +79,9 @@ class Engine:
         async with self.uow() as uow:
             if event.update_id is not None and not await uow.updates.mark_seen(
                     event.update_id, now):
-                return Outcome(duplicate=True)
+                # Answer the press again in case the first answer never left
+                # (Telegram refuses a second answer, which is harmless).
+                return Outcome([Answer()] if event.kind == "button" else [], duplicate=True)
             citizen = await uow.citizens.by_telegram_id(event.user.id)
             state = await uow.conversations.load(event.chat.id, event.user.id)
             before = (state.flow, state.state, state.step, repr(state.data))

@@ -157,7 +157,7 @@ class Person:
     async def send(self, event: Event) -> Outcome:
         outcome = await self.engine.handle(event)
         answers = [r for r in outcome.replies if isinstance(r, Answer)]
-        if event.kind == "button" and not outcome.duplicate:
+        if event.kind == "button":
             assert len(answers) == 1, f"a button press needs exactly one answer: {outcome}"
         else:
             assert not answers, "only button presses are answered"
