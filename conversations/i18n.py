@@ -7,11 +7,11 @@ in memory when the process starts, so a stale ``.mo`` can never ship.
 from __future__ import annotations
 
 import gettext
+import importlib.util
 import io
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,12 @@ def locale_dir() -> Path:
     source = Path(__file__).resolve().parent.parent / "locale"
     if (source / f"{DOMAIN}.pot").exists():
         return source
-    return Path(str(resources.files("participa_locale")))
+    # Installed: a folder without __init__.py, i.e. a namespace package, whose
+    # resources.files() is a MultiplexedPath (str() of it is not a path).
+    spec = importlib.util.find_spec("participa_locale")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("translation catalogs not found (participa_locale)")
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 @cache
