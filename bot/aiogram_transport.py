@@ -16,6 +16,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.types import (
     BotCommand,
@@ -265,6 +266,9 @@ class AiogramTransport:
             description, short = description_for(shown)
             await self.bot.set_my_description(description, language_code=language)
             await self.bot.set_my_short_description(short, language_code=language)
+
+    def is_fatal(self, error: BaseException) -> bool:
+        return isinstance(error, TelegramUnauthorizedError)
 
     async def close(self) -> None:
         await self.bot.session.close()

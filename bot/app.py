@@ -99,6 +99,13 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
         await asyncio.wait([waiter, *([polling] if polling else [])],
                            return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
+        if polling is not None and polling.done() and not polling.cancelled() \
+                and polling.exception() is not None:
+            # Polling died on its own (deleteWebhook refused: a revoked token,
+            # Telegram unreachable at start): exit with the reason, not quietly
+            # with status 0 as if stopped on purpose.
+            error = polling.exception()
+            raise NotReady(f"polling stopped: {type(error).__name__}: {error}") from error
         log.info("stopping: finishing the updates in hand")
     finally:
         if poller is not None and polling is not None:

@@ -40,7 +40,8 @@ class Poller:
             self._fetch.cancel()
 
     async def run(self) -> None:
-        await self.transport.delete_webhook()
+        """Poll until stopped; raises only on what retrying cannot mend (a refused token)."""
+        await self._remove_webhook()
         backoff = 0.5
         while not self._stopping.is_set():
             self._fetch = asyncio.ensure_future(
@@ -52,6 +53,8 @@ class Poller:
                     break
                 raise
             except Exception as error:  # network, 409 conflict, 5xx: wait and try again
+                if self.transport.is_fatal(error):
+                    raise
                 log.warning("getUpdates failed: %s", type(error).__name__)
                 await self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
@@ -67,6 +70,21 @@ class Poller:
                 await self._pause(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
         await self._confirm()
+
+    async def _remove_webhook(self) -> None:
+        """Polling needs no webhook (getUpdates would get 409); pending updates are kept.
+        Telegram being unreachable at start is waited out, not fatal."""
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                await self.transport.delete_webhook()
+                return
+            except Exception as error:
+                if self.transport.is_fatal(error):
+                    raise
+                log.warning("deleteWebhook failed: %s; retrying", type(error).__name__)
+                await self._pause(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
 
     async def _handle_batch(self, updates) -> bool:  # type: ignore[no-untyped-def]
         results = await asyncio.gather(*(self.pipeline.process(u) for u in updates),

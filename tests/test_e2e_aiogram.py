@@ -9,7 +9,6 @@ updates with the secret header). Each test checks what a citizen would see
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -33,6 +32,7 @@ from tests.e2e import (
 from tests.fake_bot_api import FakeBotAPI
 
 MODES = ["polling", "webhook"]
+DATABASES = ["sqlite"] + (["postgresql"] if services.postgres_server_url() else [])
 
 
 class RunningBot:
@@ -74,11 +74,25 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-async def database(tmp_path) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
-    url = sqlite_file_url(tmp_path)
-    await prepare_database(url)
-    yield url
+@pytest.fixture(params=DATABASES)
+async def database(request, tmp_path) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """A file SQLite database, or a throwaway PostgreSQL one with TEST_DATABASE_URL;
+    migrated and loaded with the demo lab, as an operator would."""
+    if request.param == "sqlite":
+        url = sqlite_file_url(tmp_path)
+        await prepare_database(url)
+        yield url
+        return
+    server = services.postgres_server_url()
+    assert server is not None
+    throwaway = services.throwaway_postgres(server)
+    # Creating and dropping a database runs its own event loop: in a thread.
+    url = await asyncio.to_thread(throwaway.__enter__)
+    try:
+        await prepare_database(url)
+        yield url
+    finally:
+        await asyncio.to_thread(throwaway.__exit__, None, None, None)
 
 
 @pytest.fixture
@@ -94,20 +108,27 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
         yield server
 
 
-@pytest.fixture
-async def unstarted(fake, database, mode, redis_prefix) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
-    """The bot configured for this test, not started yet (the test may queue updates)."""
-    overrides: dict[str, Any] = {}
+def bot_settings(api_base: str, database: str, mode: str,
+                 redis: tuple[str, str] | None = None) -> Settings:
+    """Everything said explicitly, so that nothing in the environment or a .env
+    file (a WEBHOOK_URL, a REDIS_URL) changes what is tested."""
+    overrides: dict[str, Any] = {"webhook_url": None, "redis_url": None,
+                                 "moderators_chat_id": None, "admin_ids": []}
     if mode == "webhook":
         port = free_port()
         overrides.update(webhook_url=f"http://127.0.0.1:{port}/tg",
                          webhook_listen=f"127.0.0.1:{port}", webhook_secret=SECRET)
-    if redis_prefix is not None:
-        overrides.update(redis_url=redis_prefix[0], redis_prefix=redis_prefix[1])
-    settings = load_settings(bot_token=TOKEN, telegram_api_base=fake.base_url,
-                             database_url=database, ops_listen=f"127.0.0.1:{free_port()}",
-                             default_locale="es", _env_file=None, **overrides)
-    running = RunningBot(settings, fake, mode)
+    if redis is not None:
+        overrides.update(redis_url=redis[0], redis_prefix=redis[1])
+    return load_settings(bot_token=TOKEN, telegram_api_base=api_base, database_url=database,
+                         ops_listen=f"127.0.0.1:{free_port()}", default_locale="es",
+                         throttle_per_minute=60, _env_file=None, **overrides)
+
+
+@pytest.fixture
+async def unstarted(fake, database, mode, redis_prefix) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
+    """The bot configured for this test, not started yet (the test may queue updates)."""
+    running = RunningBot(bot_settings(fake.base_url, database, mode, redis_prefix), fake, mode)
     try:
         yield running
     finally:
@@ -159,12 +180,12 @@ async def test_a_citizen_gives_an_opinion_from_start_to_thanks(bot, fake, ana, r
     assert "Why? Tell us in a message (up to 2,000 characters)" in welcome.plain_text
     assert len(ana.messages()) == 1  # every press so far edited the same message
 
-    comment = "The form lost my <b>data</b> & I had to start again"
+    comment = "The form lost my <b>& data</i> and I had to start again"
     await ana.text(comment)
     summary = ana.messages()[-1]
     assert summary is not welcome and summary.parse_mode == "HTML"
     # Escaped in the HTML sent, shown exactly as typed.
-    assert "&lt;b&gt;data&lt;/b&gt; &amp; I had" in summary.text
+    assert "&lt;b&gt;&amp; data&lt;/i&gt; and I had" in summary.text
     assert comment in summary.plain_text
     assert "★★★★☆ (4 of 5)" in summary.plain_text
     assert "Service: E-government website" in summary.plain_text
@@ -188,7 +209,7 @@ async def test_a_citizen_gives_an_opinion_from_start_to_thanks(bot, fake, ana, r
     fake.assert_all_callbacks_answered()
     # Presses were answered by editing: two messages in all, everything else edits.
     assert fake.count("sendMessage") == 2
-    assert fake.count("editMessageText") == 7
+    assert fake.count("editMessageText") == 6  # one per press
     assert all(c.status == 200 for c in fake.calls if c.method != "getUpdates")
 
 
@@ -226,8 +247,13 @@ async def test_bad_input_is_answered_and_nothing_is_stored(bot, fake, ana, rows)
     assert len(ana.messages()) > before + 5  # everything got an answer
     fake.assert_all_callbacks_answered()
     assert await rows.count(m.Opinion) == 0
-    # The forged "Send" did not send; the real one still works.
-    await ana.press("Send", current)
+    # Each expired press showed the current step again, as a new message: the
+    # older summary's buttons have expired too, the newest one works.
+    assert ana.screen is not current
+    sent = await ana.press("Send", current)
+    assert ana.answer_to(sent).get("text") == "This button has expired."
+    assert await rows.count(m.Opinion) == 0
+    await ana.press("Send")
     assert len(await rows.opinions()) == 1
 
 
@@ -238,7 +264,8 @@ async def test_a_group_gets_one_line_and_the_bot_leaves(bot, fake, ana, rows):  
     assert line.plain_text == ("I only talk in private chats. Write to me directly to take "
                                "part. Goodbye!")
     assert group.id in fake.left_chats
-    assert fake.calls_to("leaveChat")[-1].params["chat_id"] == group.id
+    to_group = [c.method for c in fake.calls if c.params.get("chat_id") == group.id]
+    assert to_group == ["sendMessage", "leaveChat"]  # the line first, then it leaves
     assert await rows.count(m.Citizen) == 0 and await rows.count(m.ConversationState) == 0
 
 
@@ -247,8 +274,7 @@ async def test_a_citizen_who_blocked_the_bot_is_marked(bot, fake, ana, rows):  #
     assert not (await rows.citizen(ana.id))["blocked_bot"]
     fake.block(ana.id)  # the reply to the next press will get 403
     sent = await ana.press("Give my opinion")
-    [edit] = [c for c in fake.calls_to("editMessageText")][-1:]
-    assert edit.status == 403
+    assert fake.calls_to("editMessageText")[-1].status == 403
     assert ana.answer_to(sent) is not None  # the press itself was still answered
     citizen = await rows.citizen(ana.id)
     assert citizen["blocked_bot"] and citizen["blocked_at"] is not None
@@ -279,12 +305,22 @@ async def test_polling_keeps_updates_sent_while_the_bot_was_down(unstarted, fake
     await unstarted.start()
     await settle(fake, waiting)
     assert "Hello!" in ana.messages()[0].plain_text
-    [delete] = fake.calls_to("deleteWebhook")
-    assert not delete.params.get("drop_pending_updates")
+    assert fake.count("deleteWebhook") == 1
+    assert not any(c.params.get("drop_pending_updates") for c in fake.calls)
     assert fake.count("setWebhook") == 0
     assert all(c.params.get("allowed_updates") == ["message", "edited_message", "callback_query",
                                                    "my_chat_member"]
                for c in fake.calls_to("getUpdates"))
+
+
+@pytest.mark.parametrize("mode", ["polling"])
+async def test_telegram_unreachable_at_start_is_waited_out(unstarted, fake, ana):  # type: ignore[no-untyped-def]
+    fake.fail_next("deleteWebhook", 502, "Bad Gateway", count=2)
+    waiting = await ana.user.send_command("/start")
+    await unstarted.start()
+    await settle(fake, waiting)
+    assert fake.count("deleteWebhook") == 3
+    assert "Hello!" in ana.messages()[0].plain_text
 
 
 @pytest.mark.parametrize("mode", ["webhook"])
@@ -294,13 +330,21 @@ async def test_webhook_mode_sets_the_webhook_with_its_secret(unstarted, fake, an
     [call] = fake.calls_to("setWebhook")
     assert call.params["url"] == unstarted.settings.webhook_url
     assert call.params["secret_token"] == SECRET == fake.webhook_secret
-    assert not call.params.get("drop_pending_updates")
+    assert not any(c.params.get("drop_pending_updates") for c in fake.calls)
     assert fake.count("deleteWebhook") == 0 and fake.count("getUpdates") == 0
     # Telegram then delivers what was pending: it was not dropped.
     assert [u["update_id"] for u in fake.pending_updates()] == [waiting.update_id]
     [delivered] = await fake.redeliver_pending()
     await settle(fake, delivered)
     assert "Hello!" in ana.messages()[0].plain_text
+
+
+async def test_a_token_telegram_refuses_stops_the_bot_with_the_reason(database, mode):  # type: ignore[no-untyped-def]
+    """Never a quiet exit with status 0, which a supervisor would not restart."""
+    async with FakeBotAPI(token="999999:" + "R" * 30) as other:
+        settings = bot_settings(other.base_url, database, mode)
+        with pytest.raises(Exception, match="Unauthorized"):
+            await asyncio.wait_for(run_bot(settings), 10)
 
 
 # -- confirmation ----------------------------------------------------------------

@@ -416,6 +416,7 @@ class BotMethods:
                 keep = self._updates[offset:]
             self.confirmed_update_ids.extend(u["update_id"] for u in self._updates if u not in keep)
             self._updates = keep
+            self._notify()  # wake tests waiting for a confirmation
         limit = params.get("limit")
         limit = min(max(limit, 1), 100) if isinstance(limit, int) else 100
         try:

@@ -308,6 +308,9 @@ class FakeBotAPI(BotMethods):
         try:
             params, files = await self._read_params(request)
             call.params = params
+            # Waiters see a call on arrival, not only once it is answered: a
+            # long poll or a delayed answer may take seconds.
+            self._notify()
             delay = self._pop(self._delays, name)
             if delay is not None and not delay.process_first:
                 await asyncio.sleep(delay.seconds)
