@@ -216,3 +216,20 @@ async def test_killed_before_the_commit_stores_the_redelivered_opinion_once(  # 
     assert ana.answer_to(sent).get("text") == "Sent. Thank you!"
     assert (await rows.state(ana.id))["state"] == "done"
     fake.assert_all_callbacks_answered()
+
+
+async def test_sigterm_finishes_the_update_in_hand_and_exits_cleanly(fake, bot, ana, rows):  # type: ignore[no-untyped-def]
+    summary = ana.screen
+    fake.delay_next("answerCallbackQuery", 1.0)  # the press is in hand when SIGTERM comes
+    answers = fake.count("answerCallbackQuery")
+    sent = await ana.user.press(summary, "✅ Send")
+    await bot.wait_for(lambda: fake.count("answerCallbackQuery") > answers, "answer in flight")
+    assert bot.process is not None
+    bot.process.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(bot.process.wait(), 20)
+    assert code == 0, bot.log
+    assert await rows.count(m.Opinion) == 1
+    assert "Your opinion is saved with the reference OP-000001" in summary.plain_text
+    assert sent.update_id in fake.confirmed_update_ids  # confirmed before exiting
+    fake.assert_all_callbacks_answered()
+    assert bot.log.count("Traceback") == 0, bot.log
