@@ -7,6 +7,7 @@ them), close cleanly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -65,10 +66,9 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        try:
+        # Outside the main thread (tests) the caller's stop event is the way out.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass  # not the main thread (tests) or not supported: stop comes from the caller
 
     runtime = Runtime.create(settings)
     transport = AiogramTransport(settings.bot_token.get_secret_value(),
