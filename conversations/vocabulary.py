@@ -135,4 +135,3 @@ class Outcome:
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
-    blocked_bot: bool = False
