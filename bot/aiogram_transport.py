@@ -13,6 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -29,10 +30,11 @@ from aiogram.types import (
     Message,
     Update,
 )
+from storage.send_limits import Priority, SendLimiter
 
 from bot.html_text import CAPTION_LIMIT, split_html, truncate_html, visible_length
 from bot.profile import commands_for, description_for
-from bot.transport import ALLOWED_UPDATES, BlockedCallback
+from bot.transport import ALLOWED_UPDATES, BlockedCallback, Delivery
 from conversations.vocabulary import (
     Answer,
     Chat,
@@ -47,6 +49,7 @@ from conversations.vocabulary import (
     Send,
     Who,
 )
+from storage.outbox import OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,15 @@ def _markup(buttons: Keyboard) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=[
         [InlineKeyboardButton(text=b.label, callback_data=b.data) for b in row]
         for row in buttons])
+
+
+def _stored_markup(rows: list | None) -> InlineKeyboardMarkup | None:
+    """Buttons as the outbox keeps them: rows of [label, data]."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[
+        [InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
+        for row in rows])
 
 
 def _chat(chat: Any, thread_id: int | None = None) -> Chat:
@@ -122,11 +134,23 @@ class AiogramTransport:
     name = "aiogram"
 
     def __init__(self, token: str, api_base: str, on_blocked: BlockedCallback | None = None,
-                 request_timeout: float = 30.0) -> None:
+                 request_timeout: float = 30.0, limiter: SendLimiter | None = None) -> None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base),
                                  timeout=request_timeout)
         self.bot = Bot(token=token, session=session)
         self.on_blocked = on_blocked
+        self.limiter = limiter
+
+    async def _budget(self, chat_id: int) -> None:
+        """Interactive replies take from the shared sending budget first. They are
+        never refused for the chat's own limit, only while Telegram asked this
+        chat to wait (a 429): then they wait too, up to MAX_RETRY_AFTER_S."""
+        if self.limiter is None:
+            return
+        grant = await self.limiter.acquire(chat_id, Priority.INTERACTIVE)
+        if not grant.ok:
+            await asyncio.sleep(min(grant.chat_wait, MAX_RETRY_AFTER_S))
+            await self.limiter.acquire(chat_id, Priority.INTERACTIVE, timeout=0)
 
     # -- updates ------------------------------------------------------------
 
@@ -195,11 +219,13 @@ class AiogramTransport:
             case Edit(text=text, buttons=buttons):
                 await self._edit(event, text, buttons)
             case Document(name=name, content=content, caption=caption):
+                await self._budget(chat_id)
                 await self.bot.send_document(
                     chat_id, BufferedInputFile(content, filename=name),
                     caption=truncate_html(caption, CAPTION_LIMIT) if caption else None,
                     parse_mode="HTML", message_thread_id=thread)
             case Photo(content=content, caption=caption):
+                await self._budget(chat_id)
                 photo = BufferedInputFile(content, filename="photo.png") \
                     if isinstance(content, bytes) else content
                 await self.bot.send_photo(
@@ -224,6 +250,7 @@ class AiogramTransport:
         parts = split_html(text)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
+            await self._budget(chat_id)
             await self.bot.send_message(chat_id, part, parse_mode="HTML",
                                         reply_markup=_markup(buttons) if last else None,
                                         message_thread_id=thread)
@@ -232,6 +259,7 @@ class AiogramTransport:
         if event.message_id is None or visible_length(text) > 4096:
             await self._send_text(event.chat.id, event.chat.thread_id, text, buttons)
             return
+        await self._budget(event.chat.id)
         try:
             await self.bot.edit_message_text(text=text, chat_id=event.chat.id,
                                              message_id=event.message_id, parse_mode="HTML",
@@ -244,6 +272,35 @@ class AiogramTransport:
                 await self._send_text(event.chat.id, event.chat.thread_id, text, buttons)
                 return
             raise
+
+    # -- queued messages (the outbox sender; the budget was taken by it) -------
+
+    async def send_queued(self, row: OutboxRow) -> Delivery:
+        try:
+            if row.kind == "copy":
+                assert row.copy_from_chat_id is not None and row.copy_message_id is not None
+                sent = await self.bot.copy_message(row.chat_id, row.copy_from_chat_id,
+                                                   row.copy_message_id,
+                                                   message_thread_id=row.thread_id)
+                return Delivery("sent", message_id=sent.message_id)
+            parts = split_html(row.body or "")
+            message = None
+            for index, part in enumerate(parts):
+                last = index == len(parts) - 1
+                message = await self.bot.send_message(
+                    row.chat_id, part, parse_mode="HTML", message_thread_id=row.thread_id,
+                    reply_markup=_stored_markup(row.buttons) if last else None)
+            return Delivery("sent", message_id=message.message_id if message else None)
+        except TelegramRetryAfter as error:
+            return Delivery("retry", retry_after=float(error.retry_after), error=error.message)
+        except TelegramMigrateToChat as error:
+            return Delivery("moved", new_chat_id=error.migrate_to_chat_id, error=error.message)
+        except TelegramForbiddenError as error:
+            return Delivery("blocked", error=error.message)
+        except TelegramBadRequest as error:
+            return Delivery("failed", error=error.message)
+        except (TelegramNetworkError, TelegramServerError, TimeoutError, OSError) as error:
+            return Delivery("retry", error=f"{type(error).__name__}: {error}")
 
     # -- webhook and profile --------------------------------------------------
 

@@ -19,6 +19,7 @@ from bot.ops import ops_app
 from bot.pipeline import Pipeline
 from bot.polling import Poller
 from bot.runtime import Runtime
+from bot.sender import OutboxSender
 from bot.webhook import webhook_app
 from conversations.i18n import available_languages
 from storage import migrate
@@ -72,12 +73,18 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
 
     runtime = Runtime.create(settings)
     transport = AiogramTransport(settings.bot_token.get_secret_value(),
-                                 settings.telegram_api_base, on_blocked=runtime.mark_blocked)
-    pipeline = Pipeline(runtime.engine, transport)
+                                 settings.telegram_api_base, on_blocked=runtime.mark_blocked,
+                                 limiter=runtime.limiter)
+    sender = OutboxSender(runtime.outbox, transport, runtime.limiter,
+                          concurrency=settings.sender_concurrency)
+    pipeline = Pipeline(runtime.engine, transport, on_queued=sender.wake)
     runners: list[web.AppRunner] = []
     poller: Poller | None = None
     polling: asyncio.Task | None = None
     cleaning = asyncio.create_task(housekeeping(runtime, stop))
+    # The sender stops only after updates stopped coming (they may queue more).
+    sender_stop = asyncio.Event()
+    sending = asyncio.create_task(sender.run(sender_stop))
     try:
         try:
             await transport.publish_profile(available_languages(), settings.default_locale)
@@ -114,6 +121,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
         for runner in reversed(runners):
             await runner.cleanup()  # waits for webhook requests in flight
         stop.set()
-        await asyncio.gather(cleaning, return_exceptions=True)
+        sender_stop.set()
+        await asyncio.gather(cleaning, sending, return_exceptions=True)
         await transport.close()
         await runtime.close()

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     privacy_version: str = "1"
     retention_days: int = Field(730, ge=1)
     throttle_per_minute: int = Field(30, ge=0)
+    send_rate: float = Field(25.0, ge=0)
+    sender_concurrency: int = Field(8, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("admin_ids", mode="before")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from bot.transport import Transport
@@ -12,9 +13,11 @@ log = logging.getLogger(__name__)
 
 
 class Pipeline:
-    def __init__(self, engine: Engine, transport: Transport) -> None:
+    def __init__(self, engine: Engine, transport: Transport,
+                 on_queued: Callable[[], None] | None = None) -> None:
         self.engine = engine
         self.transport = transport
+        self.on_queued = on_queued
 
     async def process(self, update: Any) -> None:
         """Handle one update; raises Unavailable when it must be delivered again."""
@@ -27,5 +30,7 @@ class Pipeline:
             log.warning("storage unavailable; update %s left for redelivery",
                         self.transport.update_id(update))
             raise
+        if outcome.queued and self.on_queued is not None:
+            self.on_queued()
         if outcome.replies:
             await self.transport.deliver(event, outcome.replies)

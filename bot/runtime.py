@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from storage.send_limits import LocalSendLimiter, RedisSendLimiter, SendLimiter
 
 from bot.config import Settings
 from conversations.engine import Engine
 from storage.database import create_engine, session_factory
 from storage.limits import LocalThrottle, RedisThrottle, Throttle
 from storage.locks import LocalLocks, Locks, RedisLocks
+from storage.outbox import OutboxStore
 from storage.sql import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,8 @@ class Runtime:
     sessions: async_sessionmaker
     redis: Redis | None
     engine: Engine
+    limiter: SendLimiter
+    outbox: OutboxStore
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -43,7 +47,9 @@ class Runtime:
             throttle = LocalThrottle(settings.throttle_per_minute)
         engine = Engine(uow=lambda: SqlUnitOfWork(sessions), settings=settings.flow_settings(),
                         locks=locks, throttle=throttle)
-        return cls(settings, db, sessions, redis, engine)
+        limiter: SendLimiter = (RedisSendLimiter(redis, settings.redis_prefix, settings.send_rate)
+                                if redis is not None else LocalSendLimiter(settings.send_rate))
+        return cls(settings, db, sessions, redis, engine, limiter, OutboxStore(sessions))
 
     async def check_database(self) -> None:
         async with self.db.connect() as conn:

@@ -20,10 +20,22 @@ from conversations.callback import CallbackData, parse
 from conversations.flow import Ctx, Flow, Go, Gone, resolve
 from conversations.i18n import N_, normalise_language, translator
 from conversations.settings import FlowSettings
-from conversations.vocabulary import Answer, Edit, Event, Leave, Media, Outcome, Reply, Send
+from conversations.vocabulary import (
+    Answer,
+    Copy,
+    Edit,
+    Event,
+    Leave,
+    Media,
+    Notify,
+    Outcome,
+    Reply,
+    Send,
+)
 from storage.errors import is_unavailable
 from storage.limits import LocalThrottle, Throttle
 from storage.locks import LocalLocks, Locks
+from storage.outbox import NewNotification
 from storage.records import StateRecord
 from storage.unit_of_work import UnitOfWorkFactory
 
@@ -34,6 +46,20 @@ LAST_SEEN_RESOLUTION_S = 600
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def notification(item: Notify | Copy, now: datetime) -> NewNotification:
+    """A queued reply as an outbox row."""
+    if isinstance(item, Copy):
+        return NewNotification(chat_id=item.to_chat_id, created_at=now, kind="copy",
+                               thread_id=item.thread_id, copy_from_chat_id=item.from_chat_id,
+                               copy_message_id=item.message_id, priority=item.priority,
+                               dedupe_key=item.key, on_sent=item.on_sent)
+    buttons = [[[b.label, b.data] for b in row] for row in item.buttons] or None
+    return NewNotification(chat_id=item.chat_id, created_at=now, body=item.text,
+                           buttons=buttons, thread_id=item.thread_id, priority=item.priority,
+                           dedupe_key=item.key, on_sent=item.on_sent,
+                           not_before=item.not_before)
 
 
 class Unavailable(Exception):
@@ -95,6 +121,10 @@ class Engine:
                 if is_unavailable(error):
                     raise
                 return await self._failed(event, ctx, error)
+            queued = [r for r in replies if isinstance(r, Notify | Copy)]
+            replies = [r for r in replies if not isinstance(r, Notify | Copy)]
+            for item in queued:
+                await uow.outbox.enqueue(notification(item, now))
             if ctx.stamped:
                 state.step = ctx.next_step
             if citizen is not None and (
@@ -105,7 +135,7 @@ class Engine:
                                           repr(state.data)):
                 await uow.conversations.save(state, now)
             await uow.commit()
-        return Outcome(replies)
+        return Outcome(replies, queued=len(queued))
 
     async def _failed(self, event: Event, ctx: Ctx, error: Exception) -> Outcome:
         """A bug in a handler: nothing half-done is kept, the person is told so."""

@@ -8,6 +8,7 @@ is "build an Event, call the engine, compare the replies".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 EventKind = Literal["command", "text", "button", "media", "edited", "member", "other"]
@@ -126,7 +127,45 @@ class Leave:
     """Leave the chat the event came from (groups the bot must not be in)."""
 
 
-Reply = Send | Edit | Answer | Document | Photo | Leave
+PERSONAL = 1
+BROADCAST = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """A message to someone else (or later): an outbox row written in the
+    event's transaction, sent by the outbox sender under the rate limits.
+
+    ``text`` is HTML already rendered in the recipient's language. ``key``
+    deduplicates: a second Notify with the same key is not queued. ``on_sent``
+    names a hook (see :mod:`conversations.sent_hooks`) told the message id.
+    """
+
+    chat_id: int
+    text: str
+    buttons: Keyboard = ()
+    thread_id: int | None = None
+    key: str | None = None
+    priority: int = PERSONAL
+    not_before: datetime | None = None
+    on_sent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """Relay a message (voice note, photo...) to another chat, through the outbox."""
+
+    from_chat_id: int
+    message_id: int
+    to_chat_id: int
+    thread_id: int | None = None
+    key: str | None = None
+    priority: int = PERSONAL
+    on_sent: str | None = None
+
+
+Reply = Send | Edit | Answer | Document | Photo | Leave | Notify | Copy
+Queued = Notify | Copy
 
 
 @dataclass(slots=True)
@@ -135,3 +174,4 @@ class Outcome:
 
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
+    queued: int = 0  # outbox rows written: the sender may be woken

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Self
 
+from storage.outbox import NewNotification
 from storage.records import (
     CitizenRecord,
     LabRecord,
@@ -42,6 +43,7 @@ class MemoryStore:
     phases: list[Phase] = field(default_factory=list)
     services: dict[int, ServiceRecord] = field(default_factory=dict)
     opinions: dict[int, NewOpinion] = field(default_factory=dict)
+    outbox: dict[int, NewNotification] = field(default_factory=dict)
 
     def add_lab(self, slug: str, title: dict[str, str], opens_at: datetime,
                 phases: tuple[str, ...] = ("opinions",)) -> LabRecord:
@@ -183,6 +185,17 @@ class MemoryOpinions(_Repo):
         return opinion_id
 
 
+class MemoryOutbox(_Repo):
+    async def enqueue(self, item: NewNotification) -> int | None:
+        if item.dedupe_key is not None and any(
+                row.dedupe_key == item.dedupe_key for row in self.store.outbox.values()):
+            return None
+        row_id = len(self.store.outbox) + 1
+        self.store.outbox[row_id] = item
+        self.undo.append(lambda: self.store.outbox.pop(row_id, None))
+        return row_id
+
+
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
@@ -195,6 +208,7 @@ class MemoryUnitOfWork:
         self.citizens = MemoryCitizens(self.store, self._undo)
         self.catalog = MemoryCatalog(self.store, self._undo)
         self.opinions = MemoryOpinions(self.store, self._undo)
+        self.outbox = MemoryOutbox(self.store, self._undo)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

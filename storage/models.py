@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -197,3 +198,58 @@ class ConversationState(Base):
     step: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     data: Mapped[dict] = mapped_column(Json, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
+
+
+class OutboxMessage(Base):
+    """A message to someone who did not just write: one durable way out.
+
+    Written in the transaction of the event that caused it; sent by the
+    outbox sender under the shared rate limits. ``dedupe_key`` makes a second
+    row for the same notification impossible. ``on_sent`` names the hook
+    told the Telegram message id once it is sent (e.g. to store a ticket's
+    message in the moderators' group).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'blocked', "
+                        "'cancelled')", name="known_status"),
+        CheckConstraint("kind IN ('message', 'copy')", name="known_kind"),
+        Index("ix_outbox_due", "status", "priority", "not_before", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    thread_id: Mapped[int | None] = mapped_column(BigInteger)
+    citizen_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="message")
+    body: Mapped[str | None] = mapped_column(Text)  # HTML, rendered in the recipient's language
+    buttons: Mapped[list | None] = mapped_column(Json)
+    copy_from_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    copy_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    priority: Mapped[int] = mapped_column(SmallInteger, default=1)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    on_sent: Mapped[str | None] = mapped_column(String(64))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ChatMigration(Base):
+    """A group that became a supergroup got a new id; messages follow it."""
+
+    __tablename__ = "chat_migrations"
+
+    old_chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    new_chat_id: Mapped[int] = mapped_column(BigInteger)
+    migrated_at: Mapped[datetime] = mapped_column(UTCDateTime)

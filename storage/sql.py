@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Self
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
+from storage.outbox import SqlOutbox
 from storage.records import (
     CitizenRecord,
     LabRecord,
@@ -17,12 +17,7 @@ from storage.records import (
     ServiceRecord,
     StateRecord,
 )
-
-
-def _insert(session: AsyncSession, table):  # type: ignore[no-untyped-def]
-    """INSERT with ON CONFLICT support for the session's dialect."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+from storage.upsert import insert_for
 
 
 class SqlUpdates:
@@ -30,7 +25,7 @@ class SqlUpdates:
         self.session = session
 
     async def mark_seen(self, update_id: int, now: datetime) -> bool:
-        stmt = _insert(self.session, m.ProcessedUpdate).values(
+        stmt = insert_for(self.session, m.ProcessedUpdate).values(
             update_id=update_id, seen_at=now
         ).on_conflict_do_nothing(index_elements=["update_id"])
         result = await self.session.execute(stmt)
@@ -56,7 +51,7 @@ class SqlConversations:
     async def save(self, state: StateRecord, now: datetime) -> None:
         values = {"flow": state.flow, "state": state.state, "step": state.step,
                   "data": state.data, "updated_at": now}
-        stmt = _insert(self.session, m.ConversationState).values(
+        stmt = insert_for(self.session, m.ConversationState).values(
             chat_id=state.chat_id, user_id=state.user_id, **values
         ).on_conflict_do_update(index_elements=["chat_id", "user_id"], set_=values)
         await self.session.execute(stmt)
@@ -226,6 +221,7 @@ class SqlUnitOfWork:
         self.citizens = SqlCitizens(self.session)
         self.catalog = SqlCatalog(self.session)
         self.opinions = SqlOpinions(self.session)
+        self.outbox = SqlOutbox(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

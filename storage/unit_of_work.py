@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, Self
 
+from storage.outbox import NewNotification
 from storage.records import (
     CitizenRecord,
     LabRecord,
@@ -57,12 +58,18 @@ class OpinionsRepo(Protocol):
     async def add(self, opinion: NewOpinion) -> int: ...
 
 
+class OutboxRepo(Protocol):
+    async def enqueue(self, item: NewNotification) -> int | None:
+        """The row's id, or None when its dedupe key was queued already."""
+
+
 class UnitOfWork(Protocol):
     updates: UpdatesRepo
     conversations: ConversationsRepo
     citizens: CitizensRepo
     catalog: CatalogRepo
     opinions: OpinionsRepo
+    outbox: OutboxRepo
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -84,7 +84,28 @@ def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
 def test_downgrade_defaults_to_one_step(empty_url: str) -> None:
     migrate.upgrade(empty_url)
     migrate.downgrade(empty_url)
-    assert migrate.current(empty_url) is None
+    assert migrate.current(empty_url) == _previous(migrate.head())
+
+
+def test_every_revision_goes_down_and_up_again(empty_url: str) -> None:
+    """Each migration's downgrade undoes it exactly, one step at a time."""
+    migrate.upgrade(empty_url)
+    revisions = []
+    while (revision := migrate.current(empty_url)) is not None:
+        revisions.append(revision)
+        migrate.downgrade(empty_url)
+    assert revisions[0] == migrate.head() and len(revisions) >= 2
+    for revision in reversed(revisions):
+        migrate.upgrade(empty_url, revision)
+        assert migrate.current(empty_url) == revision
+    assert _on(empty_url, _differences) == []
+
+
+def _previous(revision: str) -> str | None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate._config())
+    return script.get_revision(revision).down_revision  # type: ignore[return-value]
 
 
 def test_migrated_schema_matches_the_models(empty_url: str) -> None:

@@ -1,0 +1,221 @@
+"""The outbox sender: every notification leaves through here.
+
+It runs inside every ``participa run`` process, beside the update handling
+and never in its way: it claims due rows in batches (most urgent first),
+takes each send from the shared budget (:mod:`storage.send_limits`), sends
+a few at a time, and records what Telegram answered:
+
+- sent → the message id is stored and the row's ``on_sent`` hook runs;
+- 429 → the row waits ``retry_after``; so does the chat, or everyone when
+  the chat had nothing sent to it just before (then the limit was global);
+- network errors and 5xx → retried with growing pauses, then failed;
+- 403 → final; the citizen is marked unreachable and later rows skip them;
+- a group that became a supergroup → its new id is remembered, resent there;
+- any other 400 → failed, with Telegram's words kept.
+
+A crash leaves claimed rows in ``sending``; after the lease they are due
+again. Only the rows being sent at that moment (at most ``concurrency``)
+can reach someone twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from storage.send_limits import Priority, SendLimiter
+
+from bot.transport import Delivery, Transport
+from conversations import sent_hooks
+from storage.outbox import OutboxResult, OutboxRow, OutboxStore
+from storage.sql import SqlUnitOfWork
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+SWEEP_EVERY_S = 10.0
+IDLE_POLL_S = 1.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(attempts: int) -> timedelta:
+    """2 s, 4 s, 8 s... capped at 5 minutes."""
+    return timedelta(seconds=min(2 ** attempts, 300))
+
+
+class OutboxSender:
+    def __init__(self, store: OutboxStore, transport: Transport, limiter: SendLimiter, *,
+                 clock: Callable[[], datetime] = utcnow, batch: int = 50,
+                 concurrency: int = 8, idle_poll: float = IDLE_POLL_S,
+                 worker: str | None = None) -> None:
+        self.store = store
+        self.transport = transport
+        self.limiter = limiter
+        self.clock = clock
+        self.batch = batch
+        self.concurrency = concurrency
+        self.idle_poll = idle_poll
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = asyncio.Event()
+        self._finished: dict[int, asyncio.Future[OutboxResult]] = {}
+        self.sent_count = 0
+
+    def wake(self) -> None:
+        """Something was queued in this process: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        last_sweep = -SWEEP_EVERY_S
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                if loop.time() - last_sweep >= SWEEP_EVERY_S:
+                    last_sweep = loop.time()
+                    await self.store.take_back_stale(self.clock())
+                    await self.store.skip_blocked()
+                # Cleared before looking, so a wake during the claim is not lost.
+                self._wake.clear()
+                rows = await self.store.claim(self.worker, self.clock(), self.batch)
+            except Exception as error:  # the database is down: wait, try again
+                log.warning("outbox: cannot claim (%s)", type(error).__name__)
+                await self._idle(stop, 2.0)
+                continue
+            if not rows:
+                await self._idle(stop, await self._until_next_due())
+                continue
+            await self._send_batch(rows, stop)
+
+    async def _send_batch(self, rows: list[OutboxRow], stop: asyncio.Event) -> None:
+        queue: asyncio.Queue[OutboxRow] = asyncio.Queue()
+        for row in rows:
+            queue.put_nowait(row)
+
+        async def lane() -> None:
+            while not stop.is_set():
+                try:
+                    row = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                try:
+                    await self.send_one(row)
+                except Exception:
+                    # The row stays claimed and is taken back after the lease.
+                    log.exception("outbox: row %s not recorded", row.id)
+
+        await asyncio.gather(*(lane() for _ in range(min(self.concurrency, len(rows)))))
+        if stop.is_set():
+            left = []
+            while not queue.empty():
+                left.append(queue.get_nowait().id)
+            await self.store.release(self.worker, left)
+
+    async def send_one(self, row: OutboxRow) -> None:
+        group = row.chat_id < 0
+        busy_before = await self.limiter.sent_recently(row.chat_id, 60.0 if group else 1.0)
+        grant = await self.limiter.acquire(row.chat_id, Priority(row.priority))
+        now = self.clock()
+        if not grant.ok:
+            await self.store.later(row.id, now + timedelta(seconds=grant.chat_wait), None,
+                                   counts_as_attempt=False)
+            return
+        delivery = await self.transport.send_queued(row)
+        await self._record(row, delivery, busy_before, now)
+
+    async def _record(self, row: OutboxRow, delivery: Delivery, chat_was_busy: bool,
+                      now: datetime) -> None:
+        if delivery.outcome == "sent":
+            await self.store.sent(row.id, delivery.message_id, self.clock())
+            self.sent_count += 1
+            await self._run_hook(row, delivery.message_id)
+            self._finish(row.id, OutboxResult("sent", delivery.message_id, None))
+        elif delivery.outcome == "retry" and delivery.retry_after is not None:
+            wait = delivery.retry_after
+            await self.limiter.penalise(row.chat_id if chat_was_busy else None, wait)
+            log.warning("outbox: 429, waiting %.0f s (%s)", wait,
+                        "this chat" if chat_was_busy else "everyone")
+            await self.store.later(row.id, now + timedelta(seconds=wait), delivery.error,
+                                   counts_as_attempt=False)
+        elif delivery.outcome == "retry":
+            if row.attempts >= MAX_ATTEMPTS:
+                await self._failed(row, f"gave up after {row.attempts} attempts: "
+                                        f"{delivery.error}")
+            else:
+                await self.store.later(row.id, now + backoff(row.attempts), delivery.error)
+        elif delivery.outcome == "blocked":
+            await self.store.blocked(row.id, delivery.error or "forbidden", now)
+            self._finish(row.id, OutboxResult("blocked", None, delivery.error))
+        elif delivery.outcome == "moved" and delivery.new_chat_id is not None:
+            await self.store.moved(row.id, row.chat_id, delivery.new_chat_id, now)
+        else:
+            await self._failed(row, delivery.error or "refused")
+
+    async def _failed(self, row: OutboxRow, error: str) -> None:
+        log.warning("outbox: row %s failed: %s", row.id, error)
+        await self.store.failed(row.id, error)
+        self._finish(row.id, OutboxResult("failed", None, error))
+
+    async def _run_hook(self, row: OutboxRow, message_id: int | None) -> None:
+        if not row.on_sent:
+            return
+        found = sent_hooks.find(row.on_sent)
+        if found is None:
+            log.error("outbox: no hook %r for row %s", row.on_sent, row.id)
+            return
+        hook, arg = found
+        try:
+            async with SqlUnitOfWork(self.store.sessions) as uow:
+                await hook(uow, arg, message_id)
+                await uow.commit()
+        except Exception:
+            log.exception("outbox: hook %r failed for row %s", row.on_sent, row.id)
+
+    def _finish(self, row_id: int, result: OutboxResult) -> None:
+        waiter = self._finished.pop(row_id, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(result)
+
+    async def wait_for(self, row_id: int, timeout: float) -> OutboxResult | None:  # noqa: ASYNC109
+        """The row's final result, whichever process sends it (None: not final in time)."""
+        loop = asyncio.get_running_loop()
+        waiter = self._finished.setdefault(row_id, loop.create_future())
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                result = await self.store.result(row_id)
+                if result is not None and result.final:
+                    return result
+                left = deadline - loop.time()
+                if left <= 0:
+                    return None
+                # Woken at once when this process sends it; polled for the others.
+                done, _ = await asyncio.wait({waiter}, timeout=min(left, 0.25))
+                if done:
+                    return waiter.result()
+        finally:
+            if self._finished.get(row_id) is waiter:
+                del self._finished[row_id]
+
+    async def _until_next_due(self) -> float:
+        try:
+            due = await self.store.next_due()
+        except Exception:
+            return self.idle_poll
+        if due is None:
+            return self.idle_poll
+        return max(0.0, min(self.idle_poll, (due - self.clock()).total_seconds()))
+
+    async def _idle(self, stop: asyncio.Event, seconds: float) -> None:
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
