@@ -30,7 +30,6 @@ from aiogram.types import (
     Message,
     Update,
 )
-from storage.send_limits import Priority, SendLimiter
 
 from bot.html_text import CAPTION_LIMIT, split_html, truncate_html, visible_length
 from bot.profile import commands_for, description_for
@@ -50,6 +49,7 @@ from conversations.vocabulary import (
     Who,
 )
 from storage.outbox import OutboxRow
+from storage.send_limits import Priority, SendLimiter
 
 log = logging.getLogger(__name__)
 

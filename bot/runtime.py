@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from storage.send_limits import LocalSendLimiter, RedisSendLimiter, SendLimiter
 
 from bot.config import Settings
 from conversations.engine import Engine
@@ -16,6 +15,7 @@ from storage.database import create_engine, session_factory
 from storage.limits import LocalThrottle, RedisThrottle, Throttle
 from storage.locks import LocalLocks, Locks, RedisLocks
 from storage.outbox import OutboxStore
+from storage.send_limits import LocalSendLimiter, RedisSendLimiter, SendLimiter
 from storage.sql import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
