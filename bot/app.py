@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import datetime, timedelta
 
 from aiohttp import web
 
@@ -24,6 +25,7 @@ from bot.webhook import webhook_app
 from conversations.i18n import available_languages
 from storage import migrate
 from storage.housekeeping import prune_processed_updates
+from storage.personal_data import purge_inactive
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +47,19 @@ async def _serve(app: web.Application, listen: str) -> web.AppRunner:
 
 
 async def housekeeping(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Hourly clean-up; harmless when several processes do it at once."""
+    """Hourly clean-up, and the retention purge once a day; harmless when
+    several processes do it at once (both are idempotent)."""
+    last_purge: datetime | None = None
     while not stop.is_set():
+        now = runtime.engine.clock()
         try:
-            pruned = await prune_processed_updates(runtime.sessions, runtime.engine.clock())
+            pruned = await prune_processed_updates(runtime.sessions, now)
             log.info("housekeeping: %d old update ids forgotten", pruned)
+            if last_purge is None or now - last_purge >= timedelta(days=1):
+                purged = await purge_inactive(runtime.sessions, now,
+                                              runtime.settings.retention_days)
+                last_purge = now
+                log.info("retention: %d inactive people erased", purged.people)
         except Exception as error:  # the database may be down for a while: try later
             log.warning("housekeeping failed: %s", type(error).__name__)
         try:
@@ -76,7 +86,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                                  settings.telegram_api_base, on_blocked=runtime.mark_blocked,
                                  limiter=runtime.limiter)
     sender = OutboxSender(runtime.outbox, transport, runtime.limiter,
-                          concurrency=settings.sender_concurrency)
+                          concurrency=settings.sender_concurrency,
+                          spacing=1 / settings.send_rate if settings.send_rate else 0.0)
     pipeline = Pipeline(runtime.engine, transport, on_queued=sender.wake)
     runners: list[web.AppRunner] = []
     poller: Poller | None = None

@@ -5,6 +5,7 @@
     participa db upgrade|downgrade|current
     participa import FILE... | --demo
     participa export opinions [--lab SLUG] [--format csv|xlsx] [--output FILE]
+    participa purge [--dry-run]
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
                                 "by slug")
     importer.add_argument("files", nargs="*", type=Path)
     importer.add_argument("--demo", action="store_true", help="load the demo lab")
+
+    purge = verbs.add_parser("purge", help="erase the personal data of people inactive for "
+                             "RETENTION_DAYS")
+    purge.add_argument("--dry-run", action="store_true", help="only count them")
 
     export = verbs.add_parser("export", help="export data for staff (CSV or XLSX)")
     export.add_argument("what", choices=["opinions"])
@@ -117,6 +122,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.verb == "export":
         _require_schema(settings)
         return asyncio.run(_export(settings, args))
+    if args.verb == "purge":
+        _require_schema(settings)
+        return asyncio.run(_purge(settings, args.dry_run))
     return 2
 
 
@@ -150,6 +158,23 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
     for name, report in reports:
         print(f"{name}: {report}")
+    return 0
+
+
+async def _purge(settings: Settings, dry_run: bool) -> int:
+    from storage.database import create_engine, session_factory
+    from storage.personal_data import purge_inactive
+
+    db = create_engine(settings.database_url)
+    try:
+        report = await purge_inactive(session_factory(db), datetime.now(UTC),
+                                      settings.retention_days, dry_run=dry_run)
+    finally:
+        await db.dispose()
+    verb = "would be erased" if dry_run else "erased"
+    print(f"{report.people} people inactive for {settings.retention_days} days {verb}")
+    for table, count in sorted(report.counts.items()):
+        print(f"  {table}: {count}")
     return 0
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from conversations.commands import CITIZEN_COMMANDS
 from conversations.i18n import N_, translator
 
-DESCRIPTION = N_("Give your opinion on public services, rate proposals and sign up for "
-                 "citizen workshops. Your voice helps to improve them. Tap Start to begin.")
+DESCRIPTION = N_("Give your opinion on the public services of your administration: rate "
+                 "them and tell us why. Your voice helps to improve them. Tap Start to begin.")
 SHORT_DESCRIPTION = N_("Your opinion improves public services.")
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.config import Settings
+from bot.sender import PER_CHAT_PER_SECOND, PER_GROUP_PER_MINUTE
 from conversations.engine import Engine
 from storage.database import create_engine, session_factory
 from storage.limits import LocalThrottle, RedisThrottle, Throttle
@@ -47,8 +48,12 @@ class Runtime:
             throttle = LocalThrottle(settings.throttle_per_minute)
         engine = Engine(uow=lambda: SqlUnitOfWork(sessions), settings=settings.flow_settings(),
                         locks=locks, throttle=throttle)
-        limiter: SendLimiter = (RedisSendLimiter(redis, settings.redis_prefix, settings.send_rate)
-                                if redis is not None else LocalSendLimiter(settings.send_rate))
+        # Per-chat limits with a margin under Telegram's (see bot.sender).
+        per_chat = {"per_chat_per_second": PER_CHAT_PER_SECOND,
+                    "per_group_per_minute": PER_GROUP_PER_MINUTE}
+        limiter: SendLimiter = (
+            RedisSendLimiter(redis, settings.redis_prefix, settings.send_rate, **per_chat)
+            if redis is not None else LocalSendLimiter(settings.send_rate, **per_chat))
         return cls(settings, db, sessions, redis, engine, limiter, OutboxStore(sessions))
 
     async def check_database(self) -> None:

@@ -28,11 +28,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from storage.send_limits import Priority, SendLimiter
-
 from bot.transport import Delivery, Transport
 from conversations import sent_hooks
-from storage.outbox import OutboxResult, OutboxRow, OutboxStore
+from storage.outbox import LEASE, OutboxResult, OutboxRow, OutboxStore
+from storage.send_limits import Priority, SendLimiter
 from storage.sql import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -40,6 +39,20 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 SWEEP_EVERY_S = 10.0
 IDLE_POLL_S = 1.0
+#: A claimed batch is sent for at most this long; what is left is given back
+#: and claimed again, so rows queued meanwhile with a higher priority are next.
+BATCH_SECONDS = 1.0
+#: The longest a claimed row waits for the budget (a long 429 pause) before it
+#: is given back, well within the lease so no other sender takes it meanwhile.
+ACQUIRE_TIMEOUT_S = LEASE.total_seconds() / 3
+#: Per-chat limits a little under Telegram's (1/s, 20/min): the limiter grants
+#: at the exact edge of a window, and the request reaches Telegram a few
+#: milliseconds later, not always by the same amount; at the exact limit two
+#: sends can arrive closer together than granted and the second gets a 429.
+PER_CHAT_PER_SECOND = 0.9
+PER_GROUP_PER_MINUTE = 19
+#: A 429 for a chat sent to this recently is taken as that chat's limit.
+CHAT_BUSY_S = 2.0
 
 
 def utcnow() -> datetime:
@@ -55,7 +68,8 @@ class OutboxSender:
     def __init__(self, store: OutboxStore, transport: Transport, limiter: SendLimiter, *,
                  clock: Callable[[], datetime] = utcnow, batch: int = 50,
                  concurrency: int = 8, idle_poll: float = IDLE_POLL_S,
-                 worker: str | None = None) -> None:
+                 worker: str | None = None, sweep_every: float = SWEEP_EVERY_S,
+                 batch_seconds: float = BATCH_SECONDS, spacing: float = 0.0) -> None:
         self.store = store
         self.transport = transport
         self.limiter = limiter
@@ -63,6 +77,12 @@ class OutboxSender:
         self.batch = batch
         self.concurrency = concurrency
         self.idle_poll = idle_poll
+        self.sweep_every = sweep_every
+        self.batch_seconds = batch_seconds
+        # Sends spread evenly (1/SEND_RATE apart) instead of in bursts at the
+        # edge of each sliding second: see _pace.
+        self.spacing = spacing
+        self._next_slot = 0.0
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = asyncio.Event()
         self._finished: dict[int, asyncio.Future[OutboxResult]] = {}
@@ -73,11 +93,11 @@ class OutboxSender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        last_sweep = -SWEEP_EVERY_S
         loop = asyncio.get_running_loop()
+        last_sweep = loop.time() - self.sweep_every
         while not stop.is_set():
             try:
-                if loop.time() - last_sweep >= SWEEP_EVERY_S:
+                if loop.time() - last_sweep >= self.sweep_every:
                     last_sweep = loop.time()
                     await self.store.take_back_stale(self.clock())
                     await self.store.skip_blocked()
@@ -97,9 +117,11 @@ class OutboxSender:
         queue: asyncio.Queue[OutboxRow] = asyncio.Queue()
         for row in rows:
             queue.put_nowait(row)
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.batch_seconds
 
         async def lane() -> None:
-            while not stop.is_set():
+            while not stop.is_set() and loop.time() < until:
                 try:
                     row = queue.get_nowait()
                 except asyncio.QueueEmpty:
@@ -111,16 +133,30 @@ class OutboxSender:
                     log.exception("outbox: row %s not recorded", row.id)
 
         await asyncio.gather(*(lane() for _ in range(min(self.concurrency, len(rows)))))
-        if stop.is_set():
-            left = []
-            while not queue.empty():
-                left.append(queue.get_nowait().id)
-            await self.store.release(self.worker, left)
+        # Stopping, or the batch's time is up: give back what was not tried.
+        left = []
+        while not queue.empty():
+            left.append(queue.get_nowait().id)
+        await self.store.release(self.worker, left)
 
     async def send_one(self, row: OutboxRow) -> None:
         group = row.chat_id < 0
-        busy_before = await self.limiter.sent_recently(row.chat_id, 60.0 if group else 1.0)
-        grant = await self.limiter.acquire(row.chat_id, Priority(row.priority))
+        await self._pace()
+        try:
+            busy_before = await self.limiter.sent_recently(
+                row.chat_id, 60.0 if group else CHAT_BUSY_S)
+            grant = await self.limiter.acquire(row.chat_id, Priority(row.priority),
+                                               timeout=ACQUIRE_TIMEOUT_S)
+        except TimeoutError:
+            # A long pause (429): nothing was sent; due again at once, not an attempt.
+            await self.store.later(row.id, self.clock(), None, counts_as_attempt=False)
+            return
+        except Exception:
+            # The limiter's store (Redis) failed: nothing was sent; give the
+            # row back for a little later instead of holding it for the lease.
+            await self.store.later(row.id, self.clock() + timedelta(seconds=2), None,
+                                   counts_as_attempt=False)
+            raise
         now = self.clock()
         if not grant.ok:
             await self.store.later(row.id, now + timedelta(seconds=grant.chat_wait), None,
@@ -128,6 +164,23 @@ class OutboxSender:
             return
         delivery = await self.transport.send_queued(row)
         await self._record(row, delivery, busy_before, now)
+
+    async def _pace(self) -> None:
+        """Start sends at most one per ``spacing`` seconds (on a schedule, so
+        the average rate is kept). The limiter alone lets a whole second's
+        budget go at once, then the next second's at the exact edge of the
+        window; the requests reach Telegram a few ms apart from their grants,
+        not always by the same amount, and with SEND_RATE just under
+        Telegram's limit two extra sends then land in one of its seconds: a
+        429 for everyone. Spread out, the jitter would have to exceed the
+        spacing. The limiter still decides; this only shapes the traffic."""
+        if self.spacing <= 0:
+            return
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self.spacing
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def _record(self, row: OutboxRow, delivery: Delivery, chat_was_busy: bool,
                       now: datetime) -> None:

@@ -23,6 +23,8 @@ class Verdict:
 
 class Throttle(Protocol):
     async def check(self, key: str) -> Verdict: ...
+    async def forget(self, key: str) -> None:
+        """Drop what is counted for this key (the person asked to be erased)."""
 
 
 class LocalThrottle:
@@ -52,6 +54,10 @@ class LocalThrottle:
             self._warned[key] = now
         return Verdict(False, first)
 
+    async def forget(self, key: str) -> None:
+        self._hits.pop(key, None)
+        self._warned.pop(key, None)
+
     def _forget_idle(self, now: float) -> None:
         for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - 60]:
             del self._hits[key]
@@ -76,3 +82,9 @@ class RedisThrottle:
         if count <= self.per_minute:
             return Verdict(True)
         return Verdict(False, first_refusal=count == self.per_minute + 1)
+
+    async def forget(self, key: str) -> None:
+        # Keys live two windows at most: the current one and the one before.
+        window = int(time.time() // 60)
+        await self._redis.delete(*(f"{self._prefix}throttle:{key}:{w}"
+                                   for w in (window - 1, window, window + 1)))

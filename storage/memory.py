@@ -11,11 +11,13 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 from storage.outbox import NewNotification
+from storage.personal_data import Erasure
 from storage.records import (
     CitizenRecord,
+    ConsentRecord,
     LabRecord,
     NewOpinion,
     ServiceRecord,
@@ -150,6 +152,10 @@ class MemoryCitizens(_Repo):
         return any(c["citizen_id"] == citizen_id and c["purpose"] == purpose
                    and c["withdrawn_at"] is None for c in self.store.consents)
 
+    async def consents(self, citizen_id: int) -> list[ConsentRecord]:
+        return [ConsentRecord(c["purpose"], c["version"], c["given_at"], c["withdrawn_at"])
+                for c in self.store.consents if c["citizen_id"] == citizen_id]
+
     async def withdraw_consent(self, citizen_id: int, purpose: str, now: datetime) -> None:
         for row in self.store.consents:
             if row["citizen_id"] == citizen_id and row["purpose"] == purpose \
@@ -195,6 +201,68 @@ class MemoryOutbox(_Repo):
         self.undo.append(lambda: self.store.outbox.pop(row_id, None))
         return row_id
 
+    async def cancel_to(self, chat_id: int, reason: str) -> int:
+        cancelled = {k: n for k, n in self.store.outbox.items() if n.chat_id == chat_id}
+        for key in cancelled:
+            del self.store.outbox[key]
+        self.undo.append(lambda: self.store.outbox.update(cancelled))
+        return len(cancelled)
+
+
+class MemoryPersonalData(_Repo):
+    """The same contract as :mod:`storage.personal_data`, over the memory store."""
+
+    async def collect(self, telegram_id: int) -> dict[str, list[dict[str, Any]]]:
+        citizen = self.store.citizens.get(telegram_id)
+        cid = citizen.id if citizen else None
+        return {
+            "citizens": [vars_of(citizen)] if citizen else [],
+            "consents": [dict(c) for c in self.store.consents if c["citizen_id"] == cid],
+            "opinions": [vars_of(o) for o in self.store.opinions.values()
+                         if o.citizen_id == cid and cid is not None],
+            "conversation_states": [vars_of(s) for (_, user), s in self.store.states.items()
+                                    if user == telegram_id],
+            "outbox": [vars_of(n) for n in self.store.outbox.values()
+                       if n.chat_id == telegram_id],
+        }
+
+    async def erase(self, telegram_id: int, *, keep_comments: bool,
+                    now: datetime) -> Erasure:
+        done = Erasure(kept_comments=keep_comments)
+        store = self.store
+        saved = (dict(store.citizens), list(store.consents), dict(store.opinions),
+                 dict(store.states), dict(store.outbox))
+
+        def restore() -> None:
+            (store.citizens, store.consents, store.opinions, store.states,
+             store.outbox) = saved
+
+        self.undo.append(restore)
+        citizen = self.store.citizens.pop(telegram_id, None)
+        if citizen is not None:
+            done.add("citizens", 1)
+            consents = [c for c in self.store.consents if c["citizen_id"] == citizen.id]
+            self.store.consents = [c for c in self.store.consents if c not in consents]
+            done.add("consents", len(consents))
+            for key, opinion in list(self.store.opinions.items()):
+                if opinion.citizen_id == citizen.id:
+                    self.store.opinions[key] = replace(
+                        opinion, citizen_id=None,  # type: ignore[arg-type]
+                        **({} if keep_comments else
+                           {"comment": None, "media_kind": None, "media_file_id": None}))
+                    done.add("opinions", 1)
+        for key in [k for k in self.store.states if k[1] == telegram_id]:
+            del self.store.states[key]
+            done.add("conversation_states", 1)
+        for key in [k for k, n in self.store.outbox.items() if n.chat_id == telegram_id]:
+            del self.store.outbox[key]
+            done.add("outbox_cancelled", 1)
+        return done
+
+
+def vars_of(record: Any) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in getattr(record, "__slots__", ())}
+
 
 class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
@@ -209,6 +277,7 @@ class MemoryUnitOfWork:
         self.catalog = MemoryCatalog(self.store, self._undo)
         self.opinions = MemoryOpinions(self.store, self._undo)
         self.outbox = MemoryOutbox(self.store, self._undo)
+        self.personal = MemoryPersonalData(self.store, self._undo)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

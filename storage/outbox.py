@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from storage import models as m
 from storage.upsert import insert_for
@@ -70,6 +71,22 @@ class OutboxResult:
         return self.status in FINAL
 
 
+def _claimable() -> tuple:
+    """Pending rows a sender may take (once due)."""
+    row, earlier = m.OutboxMessage, aliased(m.OutboxMessage)
+    return (
+        row.status == "pending",
+        # One chat's messages arrive in the order they were queued: a row
+        # waits while an earlier one to its chat, as urgent or more, is open
+        # (waiting for the chat's limit or a retry, or in flight).
+        ~exists().where(earlier.chat_id == row.chat_id, earlier.id < row.id,
+                        earlier.status.in_(("pending", "sending")),
+                        earlier.priority <= row.priority),
+        # Never to a citizen who blocked the bot (the sweep marks these rows).
+        ~exists().where(m.Citizen.id == row.citizen_id, m.Citizen.blocked_bot.is_(True)),
+    )
+
+
 def _row(r: m.OutboxMessage) -> OutboxRow:
     return OutboxRow(r.id, r.chat_id, r.thread_id, r.citizen_id, r.kind, r.body, r.buttons,
                      r.copy_from_chat_id, r.copy_message_id, r.priority, r.attempts, r.on_sent)
@@ -103,6 +120,16 @@ class SqlOutbox:
         result = await self.session.execute(stmt.returning(m.OutboxMessage.id))
         return result.scalar_one_or_none()
 
+    async def cancel_to(self, chat_id: int, reason: str) -> int:
+        """Cancel what is still queued for this person (consent withdrawn)."""
+        result = await self.session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.chat_id == chat_id,
+                   m.OutboxMessage.status.in_(("pending", "sending")))
+            .values(status="cancelled", last_error=reason)
+            .execution_options(synchronize_session=False))
+        return result.rowcount or 0
+
 
 class OutboxStore:
     """The sender's side: each call is its own short transaction."""
@@ -113,16 +140,20 @@ class OutboxStore:
     async def claim(self, worker: str, now: datetime, limit: int) -> list[OutboxRow]:
         """Take up to ``limit`` due rows, most urgent first, for this worker only.
 
+        A row waits while an earlier row to the same chat (as urgent or more)
+        is open, so each chat gets its messages in queue order, and rows to
+        citizens who blocked the bot are never taken.
+
         PostgreSQL: ``FOR UPDATE SKIP LOCKED`` lets several senders claim side
         by side without waiting for or double-claiming each other's rows.
         SQLite has one writer at a time, which makes this single statement
         a single claimer by itself.
         """
+        row = m.OutboxMessage
         async with self.sessions() as session:
-            due = (select(m.OutboxMessage.id)
-                   .where(m.OutboxMessage.status == "pending", m.OutboxMessage.not_before <= now)
-                   .order_by(m.OutboxMessage.priority, m.OutboxMessage.not_before,
-                             m.OutboxMessage.id)
+            due = (select(row.id)
+                   .where(*_claimable(), row.not_before <= now)
+                   .order_by(row.priority, row.not_before, row.id)
                    .limit(limit))
             if session.bind.dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
@@ -198,6 +229,13 @@ class OutboxStore:
                 await session.execute(
                     update(m.Citizen).where(m.Citizen.telegram_id == row.chat_id)
                     .values(blocked_bot=True, blocked_at=now))
+            # The chat's other queued rows would get the same answer: final now.
+            await session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.chat_id == row.chat_id, m.OutboxMessage.id != row_id,
+                       m.OutboxMessage.status == "pending")
+                .values(status="blocked", last_error=row.last_error)
+                .execution_options(synchronize_session=False))
             await session.commit()
 
     async def later(self, row_id: int, not_before: datetime, error: str | None,
@@ -241,11 +279,13 @@ class OutboxStore:
         return OutboxResult(*found) if found else None
 
     async def next_due(self) -> datetime | None:
-        """When the earliest pending row becomes due (to sleep until then)."""
+        """When the earliest row :meth:`claim` may take becomes due (to sleep
+        until then). Rows behind an earlier row to their chat are left out:
+        they follow it, and counting them would wake the sender for nothing."""
         async with self.sessions() as session:
             return (await session.execute(
                 select(func.min(m.OutboxMessage.not_before))
-                .where(m.OutboxMessage.status == "pending"))).scalar_one_or_none()
+                .where(*_claimable()))).scalar_one_or_none()
 
     async def depth(self) -> dict[tuple[str, int], int]:
         """Rows by (status, priority), for operators and metrics."""

@@ -22,6 +22,14 @@ class CitizenRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    purpose: str
+    version: str
+    given_at: datetime
+    withdrawn_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LabRecord:
     id: int
     slug: str

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
+from storage import personal_data
 from storage.outbox import SqlOutbox
 from storage.records import (
     CitizenRecord,
+    ConsentRecord,
     LabRecord,
     NewOpinion,
     ServiceRecord,
@@ -129,6 +131,13 @@ class SqlCitizens:
         )).first()
         return found is not None
 
+    async def consents(self, citizen_id: int) -> list[ConsentRecord]:
+        rows = await self.session.execute(
+            select(m.Consent.purpose, m.Consent.text_version, m.Consent.given_at,
+                   m.Consent.withdrawn_at)
+            .where(m.Consent.citizen_id == citizen_id).order_by(m.Consent.given_at))
+        return [ConsentRecord(*row) for row in rows]
+
     async def withdraw_consent(self, citizen_id: int, purpose: str, now: datetime) -> None:
         await self.session.execute(
             update(m.Consent).where(
@@ -208,6 +217,19 @@ class SqlOpinions:
         return row.id
 
 
+class SqlPersonalData:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def collect(self, telegram_id: int) -> dict[str, list[dict[str, Any]]]:
+        return await personal_data.collect(self.session, telegram_id)
+
+    async def erase(self, telegram_id: int, *, keep_comments: bool,
+                    now: datetime) -> personal_data.Erasure:
+        return await personal_data.erase(self.session, telegram_id,
+                                          keep_comments=keep_comments, now=now)
+
+
 class SqlUnitOfWork:
     """One session, one transaction; leaving without commit() rolls back."""
 
@@ -222,6 +244,7 @@ class SqlUnitOfWork:
         self.catalog = SqlCatalog(self.session)
         self.opinions = SqlOpinions(self.session)
         self.outbox = SqlOutbox(self.session)
+        self.personal = SqlPersonalData(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

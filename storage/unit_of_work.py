@@ -8,11 +8,13 @@ hand them either the SQL implementation or the in-memory fake
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from storage.outbox import NewNotification
+from storage.personal_data import Erasure
 from storage.records import (
     CitizenRecord,
+    ConsentRecord,
     LabRecord,
     NewOpinion,
     ServiceRecord,
@@ -43,6 +45,7 @@ class CitizensRepo(Protocol):
         self, citizen_id: int, purpose: str, version: str, now: datetime
     ) -> None: ...
     async def has_consent(self, citizen_id: int, purpose: str) -> bool: ...
+    async def consents(self, citizen_id: int) -> list[ConsentRecord]: ...
     async def withdraw_consent(self, citizen_id: int, purpose: str, now: datetime) -> None: ...
 
 
@@ -62,6 +65,15 @@ class OutboxRepo(Protocol):
     async def enqueue(self, item: NewNotification) -> int | None:
         """The row's id, or None when its dedupe key was queued already."""
 
+    async def cancel_to(self, chat_id: int, reason: str) -> int:
+        """Cancel what is still queued for this chat; how many rows."""
+
+
+class PersonalDataRepo(Protocol):
+    async def collect(self, telegram_id: int) -> dict[str, list[dict[str, Any]]]: ...
+    async def erase(self, telegram_id: int, *, keep_comments: bool,
+                    now: datetime) -> Erasure: ...
+
 
 class UnitOfWork(Protocol):
     updates: UpdatesRepo
@@ -70,6 +82,7 @@ class UnitOfWork(Protocol):
     catalog: CatalogRepo
     opinions: OpinionsRepo
     outbox: OutboxRepo
+    personal: PersonalDataRepo
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

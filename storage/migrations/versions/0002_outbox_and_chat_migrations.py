@@ -76,7 +76,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("dedupe_key", name=op.f("uq_outbox_dedupe_key")),
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_outbox_chat_id"), ["chat_id"], unique=False)
+        batch_op.create_index(
+            "ix_outbox_chat", ["chat_id", "status", "priority", "id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_outbox_citizen_id"), ["citizen_id"], unique=False)
         batch_op.create_index(
             "ix_outbox_due", ["status", "priority", "not_before", "id"], unique=False
@@ -87,7 +89,7 @@ def downgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_due")
         batch_op.drop_index(batch_op.f("ix_outbox_citizen_id"))
-        batch_op.drop_index(batch_op.f("ix_outbox_chat_id"))
+        batch_op.drop_index("ix_outbox_chat")
 
     op.drop_table("outbox")
     op.drop_table("chat_migrations")
