@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from conversations.flow import DEEP_LINKS, Ctx, Go, resolve, stay
+from conversations.flow import DEEP_LINKS, Ctx, Flow, Go, resolve, stay
 from conversations.i18n import N_
-from conversations.vocabulary import Event, Send
+from conversations.vocabulary import Event
 
 # Shown in Telegram's command menu (setMyCommands), per language.
 CITIZEN_COMMANDS: tuple[tuple[str, str], ...] = (
@@ -15,6 +15,8 @@ CITIZEN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", N_("Help with the current step")),
     ("language", N_("Change the language")),
     ("privacy", N_("Privacy and your data")),
+    ("mydata", N_("Get a copy of your data")),
+    ("deleteme", N_("Delete your data")),
     ("cancel", N_("Stop what you are doing")),
 )
 
@@ -22,9 +24,9 @@ _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 async def run(event: Event, ctx: Ctx) -> Go:
-    from conversations.flows import onboarding, preferences
+    from conversations.flows import onboarding, preferences, rights
 
-    if not ctx.consented and ctx.state.flow != "start":
+    if not ctx.consented and Flow.registry[ctx.state.flow].needs_consent:
         ctx.state.flow, ctx.state.state = "start", "welcome"
     name = event.command or ""
     if name == "start":
@@ -40,15 +42,22 @@ async def run(event: Event, ctx: Ctx) -> Go:
     if name == "language":
         return Go(show=False, replies=(preferences.language_picker(ctx),))
     if name == "privacy":
-        return Go(show=False, replies=(Send(await onboarding.privacy_summary(ctx)),))
+        return Go(show=False, replies=(await rights.privacy_overview(ctx),))
+    if name == "mydata":
+        return await rights.my_data(ctx)
+    if name == "deleteme":
+        return Go("forget.confirm")
     return stay(ctx._(N_("I don't know the command /{command}. You can use /menu, /help, "
-                         "/language, /privacy and /cancel.")).format(command=name))
+                         "/language, /privacy, /mydata, /deleteme and /cancel.")).format(
+        command=name))
 
 
 def cancelled(ctx: Ctx) -> Go:
     if ctx.state.flow in ("menu", "start"):
         return stay(ctx._(N_("There is nothing to cancel.")))
-    return Go("menu.idle", notice=ctx._(N_("Cancelled. Nothing was saved.")))
+    notice = ctx._(N_("Cancelled. Nothing was deleted.")) if ctx.state.flow == "forget" \
+        else ctx._(N_("Cancelled. Nothing was saved."))
+    return Go("menu.idle" if ctx.consented else "start.welcome", notice=notice)
 
 
 async def open_deep_link(payload: str, ctx: Ctx) -> Go | None:

@@ -125,6 +125,10 @@ class Engine:
             replies = [r for r in replies if not isinstance(r, Notify | Copy)]
             for item in queued:
                 await uow.outbox.enqueue(notification(item, now))
+            if ctx.forgotten:
+                await uow.commit()
+                await self._forget(event)
+                return Outcome(replies, queued=len(queued))
             if ctx.stamped:
                 state.step = ctx.next_step
             if citizen is not None and (
@@ -158,7 +162,7 @@ class Engine:
 
     async def _route(self, event: Event, ctx: Ctx) -> list[Reply]:
         # Without consent only the onboarding runs; nothing else may store data.
-        welcome_first = not ctx.consented and ctx.state.flow != "start"
+        welcome_first = not ctx.consented and Flow.registry[ctx.state.flow].needs_consent
         if welcome_first:
             ctx.state.flow, ctx.state.state = "start", "welcome"
         try:
@@ -272,6 +276,13 @@ class Engine:
             replies.append(Send(line))
         replies.append(Leave())
         return Outcome(replies)
+
+    async def _forget(self, event: Event) -> None:
+        """After an erasure: the short-lived keys about them go too."""
+        assert self.throttle is not None
+        forget = getattr(self.throttle, "forget", None)
+        if forget is not None:
+            await forget(f"{event.user.id}")
 
     async def _membership(self, event: Event) -> Outcome:
         """A citizen blocked or unblocked the bot (my_chat_member in their chat)."""

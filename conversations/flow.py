@@ -70,6 +70,7 @@ class Ctx:
     flow: str = ""
     next_step: int = 0
     stamped: bool = field(default=False)
+    forgotten: bool = False  # the person was erased: write nothing back about them
 
     @property
     def data(self) -> dict[str, Any]:
@@ -142,9 +143,11 @@ class Flow:
 
     registry: ClassVar[dict[str, Flow]] = {}
 
-    def __init__(self, name: str, *, entry: str) -> None:
+    def __init__(self, name: str, *, entry: str, needs_consent: bool = True) -> None:
         self.name = name
         self.entry = entry
+        # Flows that store nothing new (first contact, erasure) run without consent.
+        self.needs_consent = needs_consent
         self.states: dict[str, State] = {}
         self.actions: dict[str, Callable[[CallbackData, Ctx], Awaitable[Go]]] = {}
         Flow.registry[name] = self

@@ -143,6 +143,7 @@ class Person:
     id: int = 501
     language: str | None = "en"
     username: str | None = "ana"
+    first_name: str = "Ana"
     chat: Chat | None = None
     screen: Send | Edit | None = None
     screen_message_id: int = 0
@@ -152,7 +153,7 @@ class Person:
     def _event(self, kind: str, **fields: Any) -> Event:
         fields.setdefault("update_id", next(_update_ids))
         return Event(chat=self.chat or Chat(self.id), kind=kind,  # type: ignore[arg-type]
-                     user=Who(self.id, self.username, self.language, "Ana"), **fields)
+                     user=Who(self.id, self.username, self.language, self.first_name), **fields)
 
     async def send(self, event: Event) -> Outcome:
         outcome = await self.engine.handle(event)

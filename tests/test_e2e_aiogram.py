@@ -155,7 +155,8 @@ async def test_a_citizen_gives_an_opinion_from_start_to_thanks(bot, fake, ana, r
     await ana.command("/start")
     [welcome] = ana.messages()
     assert "Hello! This is the participation channel" in welcome.plain_text
-    assert welcome.button_texts == ["Español", "English ✓", "Continue ➡️"]
+    assert welcome.button_texts == ["Español", "Català", "English ✓", "Euskara", "Galego",
+                                    "Português", "Continue ➡️"]
 
     await ana.press("Continue")
     assert "Your privacy" in welcome.plain_text and welcome.edit_count == 1
@@ -286,15 +287,18 @@ async def test_a_citizen_who_blocked_the_bot_is_marked(bot, fake, ana, rows):  #
 
 async def test_start_up_publishes_commands_and_descriptions(bot, fake):  # type: ignore[no-untyped-def]
     scopes = {key[2]: [c["command"] for c in commands] for key, commands in fake.commands.items()}
-    assert set(scopes) == {"", "es", "en"}
-    assert all(names == ["start", "menu", "help", "language", "privacy", "cancel"]
-               for names in scopes.values())
+    assert set(scopes) == {"", "es", "ca", "en", "eu", "gl", "pt"}
+    assert all(names == ["start", "menu", "help", "language", "privacy", "mydata", "deleteme",
+                         "cancel"] for names in scopes.values())
     english = {c["command"]: c["description"] for c in fake.commands[("default", None, "en")]}
     spanish = {c["command"]: c["description"] for c in fake.commands[("default", None, "es")]}
     assert english["start"] == "Start or start again"
     assert spanish["start"] != english["start"]
     assert fake.commands[("default", None, "")] == fake.commands[("default", None, "es")]
-    assert set(fake.descriptions) == set(fake.short_descriptions) == {"", "es", "en"}
+    galician = {c["command"]: c["description"] for c in fake.commands[("default", None, "gl")]}
+    assert galician["start"] == "Comezar ou volver comezar"
+    assert set(fake.descriptions) == set(fake.short_descriptions) \
+        == {"", "es", "ca", "en", "eu", "gl", "pt"}
     assert fake.short_descriptions["en"] == "Your opinion improves public services."
     assert fake.descriptions[""] == fake.descriptions["es"] != fake.descriptions["en"]
 

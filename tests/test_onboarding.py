@@ -9,10 +9,29 @@ from tests.harness import Person, make_engine
 
 
 @pytest.mark.parametrize(("code", "expected"), [
-    ("en-GB", "en"), ("EN", "en"), ("es", "es"), ("pt-br", "es"), ("xx", "es"), (None, "es"),
+    ("en-GB", "en"), ("EN", "en"), ("es", "es"), ("fr-FR", "es"), ("xx", "es"), (None, "es"),
 ])
 def test_telegram_language_codes_map_to_catalogs(code, expected):  # type: ignore[no-untyped-def]
     assert normalise_language(code) == expected
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    ("ca", "ca"), ("gl", "gl"), ("eu", "eu"), ("pt-br", "pt"), ("pt-PT", "pt"),
+])
+def test_co_official_languages_and_portuguese_have_catalogs(code, expected):  # type: ignore[no-untyped-def]
+    assert normalise_language(code) == expected
+
+
+async def test_a_galician_citizen_is_welcomed_in_galician(backend):  # type: ignore[no-untyped-def]
+    xosé = Person(make_engine(backend), language="gl")
+    await xosé.command("/start")
+    assert "Ola! Esta é a canle de participación" in xosé.shown
+    assert "Escolle a túa lingua e preme “Continuar”." in xosé.shown
+    assert xosé.labels() == ["Español", "Català", "English", "Euskara", "Galego ✓", "Português",
+                             "Continuar ➡️"]
+    await xosé.press("Continuar")
+    assert "A túa privacidade" in xosé.shown
+    assert {"✅ De acordo", "Non, grazas"} <= set(xosé.labels())
 
 
 async def test_first_contact_welcomes_in_the_citizens_language(backend):  # type: ignore[no-untyped-def]

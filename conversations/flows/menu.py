@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from conversations.callback import CallbackData
-from conversations.flow import Ctx, Flow, Go, Screen, State, stay
+from conversations.flow import Ctx, Flow, Go, Screen, State
 from conversations.i18n import N_
 from conversations.vocabulary import Edit
 
@@ -52,7 +52,7 @@ class MainMenu(State):
         return Screen(ctx._(N_("What would you like to do?")), tuple(rows))
 
     async def on_button(self, data: CallbackData, ctx: Ctx) -> Go | None:
-        from conversations.flows import onboarding, preferences
+        from conversations.flows import preferences, rights
 
         if data.action == "go":
             chosen = next((j for j in JOURNEYS if j.key == data.id()), None)
@@ -61,5 +61,5 @@ class MainMenu(State):
             picker = preferences.language_picker(ctx)
             return Go(show=False, replies=(Edit(picker.text, picker.buttons),))
         if data.action == "privacy":
-            return stay(await onboarding.privacy_summary(ctx))
+            return Go(show=False, replies=(await rights.privacy_overview(ctx),))
         return None

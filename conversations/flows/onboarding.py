@@ -30,7 +30,7 @@ from conversations.text import escape
 
 PRIVACY_PURPOSE = "privacy"
 
-onboarding = Flow("start", entry="welcome")
+onboarding = Flow("start", entry="welcome", needs_consent=False)
 
 
 async def begin(payload: str, ctx: Ctx) -> Go:
@@ -54,8 +54,9 @@ def privacy_notice(ctx: Ctx) -> str:
         "🔒 <b>" + ctx._(N_("Your privacy")) + "</b>",
         ctx._(N_("<b>Who is responsible:</b> {controller}.")).format(
             controller=escape(s.controller_name)),
-        ctx._(N_("<b>What we keep:</b> your Telegram number, your name and language, and what "
-                 "you send us here (opinions, ratings, comments, voice notes, photos).")),
+        ctx._(N_("<b>What we keep:</b> your Telegram user ID, your name and username as "
+                 "Telegram shows them, your language, and what you send us here (opinions, "
+                 "ratings, comments, voice notes, photos).")),
         ctx._(N_("<b>Why:</b> to listen to citizens and improve public services. Your opinions "
                  "are published only as totals, never with your name.")),
         ctx._(N_("<b>How long:</b> while you take part, and at most {days} days after your "
@@ -64,15 +65,6 @@ def privacy_notice(ctx: Ctx) -> str:
                  "your consent, at any time: write to {contact}.")).format(
             contact=escape(s.controller_contact)),
     ])
-
-
-async def privacy_summary(ctx: Ctx) -> str:
-    """/privacy: the notice again and the consent given (with its date)."""
-    text = privacy_notice(ctx)
-    if ctx.consented:
-        text += "\n\n✅ " + ctx._(N_("You gave your consent. Version {version} of this text.")
-                                 ).format(version=escape(ctx.settings.privacy_version))
-    return text
 
 
 @onboarding.state("welcome")
