@@ -207,6 +207,17 @@ class OutboxStore:
                 .execution_options(synchronize_session=False))
             await session.commit()
 
+    async def sent_many(self, done: list[tuple[int, int | None, datetime]]) -> None:
+        """Record several sends in one transaction (the sender's group commit)."""
+        if not done:
+            return
+        async with self.sessions() as session:
+            await session.execute(update(m.OutboxMessage), [
+                {"id": row_id, "status": "sent", "sent_message_id": message_id,
+                 "sent_at": at, "last_error": None}
+                for row_id, message_id, at in done])
+            await session.commit()
+
     async def sent(self, row_id: int, message_id: int | None, now: datetime) -> None:
         await self._finish(row_id, status="sent", sent_message_id=message_id, sent_at=now,
                            last_error=None)
