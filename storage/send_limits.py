@@ -41,6 +41,7 @@ import itertools
 import math
 import os
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -247,7 +248,7 @@ class _Gate:
             heapq.heapify(self._deadlines)
 
 
-class _GatedLimiter:
+class _GatedLimiter(ABC):
     """acquire() on top of a budget: a chat pre-check when others wait, then the gate."""
 
     _gate: _Gate
@@ -268,12 +269,13 @@ class _GatedLimiter:
 
         return await gate.through(int(priority), seq, ask, deadline)
 
+    @abstractmethod
     async def _chat_wait(self, chat_id: int, priority: Priority) -> float:
-        raise NotImplementedError
+        """Seconds until this chat may have another send (0: now)."""
 
+    @abstractmethod
     async def _try(self, chat_id: int, priority: Priority) -> tuple[int, float]:
         """Penalties, the chat (unless INTERACTIVE), the global window; record if all allow."""
-        raise NotImplementedError
 
 
 # ---------------------------------------------------------------------------
