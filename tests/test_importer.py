@@ -7,15 +7,28 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from storage import models as m
-from storage.importer import ImportProblem, import_demo, import_file
+from storage.importer import (
+    DEMO_FILE,
+    DESCRIPTION_MAX,
+    TITLE_MAX,
+    ImportProblem,
+    import_demo,
+    import_file,
+)
 from storage.sql import SqlUnitOfWork
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 MADRID = ZoneInfo("Europe/Madrid")
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "import-example.yaml"
+# The bot speaks these; the demo must read well in all of them.
+DEMO_LANGUAGES = {"es", "en", "ca", "gl", "eu", "pt"}
+# A translation equal to the Spanish is usually a forgotten copy. The only
+# allowed ones are texts both languages genuinely spell alike.
+SAME_AS_SPANISH = {("gl", "Cita previa")}
 
 SMALL = """
 labs:
@@ -72,8 +85,26 @@ async def test_demo_loads_one_lab_with_eight_services(sessions) -> None:  # type
     services = await services_of(sessions, "tu-atencion")
     assert services[0].slug == "telefono-012"
     for item in [lab, *services]:
-        assert set(item.title) == {"es", "en"}, item.slug
-        assert set(item.description) == {"es", "en"}, item.slug
+        assert set(item.title) == DEMO_LANGUAGES, item.slug
+        assert set(item.description) == DEMO_LANGUAGES, item.slug
+
+
+def test_demo_texts_are_translated_into_every_language() -> None:
+    lab = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))["labs"][0]
+    items = [lab, *lab["services"]]
+    assert len(items) == 9
+    for item in items:
+        for name, limit in (("title", TITLE_MAX), ("description", DESCRIPTION_MAX)):
+            texts = item[name]
+            where = f"{item['slug']}.{name}"
+            assert set(texts) == DEMO_LANGUAGES, where
+            for language, text in texts.items():
+                assert isinstance(text, str), f"{where}.{language}"
+                assert text.strip(), f"{where}.{language}"
+                assert len(text.strip()) <= limit, f"{where}.{language}"
+            for language in DEMO_LANGUAGES - {"es", "en"}:
+                if (language, texts[language]) not in SAME_AS_SPANISH:
+                    assert texts[language] != texts["es"], f"{where}.{language}"
 
 
 @pytest.mark.parametrize("when", [
