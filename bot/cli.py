@@ -5,6 +5,7 @@
     participa db upgrade|downgrade|current
     participa import FILE... | --demo
     participa export opinions [--lab SLUG] [--format csv|xlsx] [--output FILE]
+    participa report LAB [--format md|csv|xlsx] [--output FILE]
     participa purge [--dry-run]
 """
 
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
                                 "by slug")
     importer.add_argument("files", nargs="*", type=Path)
     importer.add_argument("--demo", action="store_true", help="load the demo lab")
+
+    report = verbs.add_parser("report", help="a lab's report for its results event")
+    report.add_argument("lab", help="the lab's slug")
+    report.add_argument("--format", choices=["md", "csv", "xlsx"], default="md")
+    report.add_argument("--output", type=Path, help="write here instead of standard output")
 
     purge = verbs.add_parser("purge", help="erase the personal data of people inactive for "
                              "RETENTION_DAYS")
@@ -122,6 +128,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.verb == "export":
         _require_schema(settings)
         return asyncio.run(_export(settings, args))
+    if args.verb == "report":
+        _require_schema(settings)
+        return asyncio.run(_report(settings, args))
     if args.verb == "purge":
         _require_schema(settings)
         return asyncio.run(_purge(settings, args.dry_run))
@@ -158,6 +167,30 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
     for name, report in reports:
         print(f"{name}: {report}")
+    return 0
+
+
+async def _report(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.database import create_engine, session_factory
+    from storage.export import write_sections
+    from storage.reports import lab_report
+
+    db = create_engine(settings.database_url)
+    try:
+        async with session_factory(db)() as session:
+            sections = await lab_report(session, args.lab, settings.default_locale,
+                                        datetime.now(UTC))
+    finally:
+        await db.dispose()
+    if sections is None:
+        print(f"participa report: there is no lab {args.lab!r}", file=sys.stderr)
+        return 1
+    content = write_sections(sections, args.format, tz=settings.timezone)
+    if args.output:
+        args.output.write_bytes(content)
+        print(f"report written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(content)
     return 0
 
 

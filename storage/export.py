@@ -23,6 +23,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Literal
@@ -148,3 +149,71 @@ def write_table(columns: list[str], rows: Iterable[Sequence[object]], fmt: Forma
     if fmt == "xlsx":
         return write_xlsx(columns, rows, tz)
     raise ValueError(f"unknown export format {fmt!r} (known: {', '.join(FORMATS)})")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One table of a report: a title, its columns and its rows."""
+
+    title: str
+    columns: list[str]
+    rows: list[Sequence[object]]
+
+
+ReportFormat = Literal["csv", "xlsx", "md"]
+
+
+def write_sections(sections: Sequence[Section], fmt: ReportFormat,
+                   tz: str = "Europe/Madrid") -> bytes:
+    """A report of several tables: CSV sections one after another (a title row,
+    the header, the rows, a blank line), one XLSX sheet per section, or
+    Markdown tables. The same cell rules as :func:`write_table` apply."""
+    zone = ZoneInfo(tz)
+    if fmt == "csv":
+        buffer = io.StringIO(newline="")
+        writer = csv.writer(buffer, dialect="excel", lineterminator="\r\n")
+        for index, section in enumerate(sections):
+            if index:
+                writer.writerow([])
+            writer.writerow([_csv_cell(section.title, zone)])
+            writer.writerow([_csv_cell(column, zone) for column in section.columns])
+            writer.writerows([_csv_cell(value, zone) for value in row] for row in section.rows)
+        return buffer.getvalue().encode("utf-8-sig")
+    if fmt == "xlsx":
+        workbook = Workbook(write_only=True)
+        bold = Font(bold=True)
+        for section in sections:
+            sheet = workbook.create_sheet(title=_sheet_title(section.title))
+            sheet.freeze_panes = "A2"
+            header = []
+            for column in section.columns:
+                cell = WriteOnlyCell(sheet, value=_xlsx_value(column, zone))
+                cell.font = bold
+                header.append(cell)
+            sheet.append(header)
+            for row in section.rows:
+                sheet.append([_xlsx_cell(sheet, value, zone) for value in row])
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        return buffer.getvalue()
+    if fmt == "md":
+        return "\n".join(_markdown(section, zone) for section in sections).encode()
+    raise ValueError(f"unknown report format {fmt!r} (known: csv, xlsx, md)")
+
+
+def _sheet_title(title: str) -> str:
+    # Excel refuses these characters in sheet names.
+    return "".join("-" if ch in "[]:*?/\\" else ch for ch in title)[:XLSX_SHEET_TITLE_MAX]
+
+
+def _markdown(section: Section, zone: ZoneInfo) -> str:
+    def cell(value: object) -> str:
+        text = _csv_cell(value, zone)
+        return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace(
+            "\n", " ")
+
+    lines = [f"## {cell(section.title)}", "",
+             "| " + " | ".join(cell(c) for c in section.columns) + " |",
+             "|" + "|".join(" --- " for _ in section.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in section.rows]
+    return "\n".join(lines) + "\n"

@@ -8,10 +8,13 @@ them into CSV or XLSX.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
+from storage.export import Section
 
 DEFAULT_LANGUAGE = "es"
 
@@ -51,3 +54,58 @@ async def opinions_table(session: AsyncSession, lab_slug: str | None,
              opinion_language, channel) in await session.execute(query)
     ]
     return list(OPINION_COLUMNS), rows
+
+
+async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: datetime,
+                     ) -> list[Section] | None:
+    """The lab's report for the results event: totals, opinions by service with
+    their average and distribution, and the comments, anonymous. None when
+    there is no such lab. (Proposals and workshops join it with their journeys.)"""
+    lab = (await session.execute(select(m.Lab).where(m.Lab.slug == lab_slug))
+           ).scalar_one_or_none()
+    if lab is None:
+        return None
+    services = (await session.execute(
+        select(m.Service).where(m.Service.lab_id == lab.id)
+        .order_by(m.Service.position, m.Service.id))).scalars().all()
+    counts = (await session.execute(
+        select(m.Opinion.service_id, m.Opinion.rating, func.count())
+        .join(m.Service, m.Service.id == m.Opinion.service_id)
+        .where(m.Service.lab_id == lab.id)
+        .group_by(m.Opinion.service_id, m.Opinion.rating))).all()
+    by_service: dict[int, list[int]] = {s.id: [0] * 5 for s in services}
+    for service_id, rating, count in counts:
+        by_service[service_id][rating - 1] = count
+    participants, opinions = (await session.execute(
+        select(func.count(func.distinct(m.Opinion.citizen_id)), func.count(m.Opinion.id))
+        .join(m.Service, m.Service.id == m.Opinion.service_id)
+        .where(m.Service.lab_id == lab.id))).one()
+
+    def average(distribution: list[int]) -> float | None:
+        total = sum(distribution)
+        if not total:
+            return None
+        return round(sum((n + 1) * c for n, c in enumerate(distribution)) / total, 2)
+
+    everything = [sum(c) for c in zip(*by_service.values(), strict=True)] if services else []
+    summary = Section("Summary", ["item", "value"], [
+        ("lab", pick(lab.title, language)),
+        ("generated_at", now),
+        ("participants", participants),  # erased citizens' opinions stay, unlinked
+        ("opinions", opinions),
+        ("average_rating", average(everything) if everything else None),
+    ])
+    per_service = Section(
+        "Opinions by service",
+        ["service_slug", "service", "opinions", "average", "rated_1", "rated_2", "rated_3",
+         "rated_4", "rated_5"],
+        [(s.slug, pick(s.title, language), sum(by_service[s.id]), average(by_service[s.id]),
+          *by_service[s.id]) for s in services])
+    comments = (await session.execute(
+        select(m.Service.slug, m.Opinion.rating, m.Opinion.created_at, m.Opinion.comment)
+        .join(m.Service, m.Service.id == m.Opinion.service_id)
+        .where(m.Service.lab_id == lab.id, m.Opinion.comment.is_not(None))
+        .order_by(m.Service.position, m.Opinion.created_at))).all()
+    return [summary, per_service,
+            Section("Comments", ["service_slug", "rating", "created_at", "comment"],
+                    [tuple(row) for row in comments])]
