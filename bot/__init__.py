@@ -1,2 +1,2 @@
-"""Transports and the process: aiogram adapter, console, webhook/polling,
+"""Transports and the process: aiogram and PTB adapters, console, webhook/polling,
 operations listener, configuration and the command line."""

@@ -19,8 +19,10 @@ from bot.config import Settings, split_listen
 from bot.ops import ops_app
 from bot.pipeline import Pipeline
 from bot.polling import Poller
+from bot.ptb_transport import PtbTransport
 from bot.runtime import Runtime
 from bot.sender import OutboxSender
+from bot.transport import Transport
 from bot.webhook import webhook_app
 from conversations.i18n import available_languages
 from storage import migrate
@@ -68,6 +70,14 @@ async def housekeeping(runtime: Runtime, stop: asyncio.Event) -> None:
             pass
 
 
+def make_transport(settings: Settings, runtime: Runtime) -> Transport:
+    """The adapter BOT_FRAMEWORK names; the rest of the process is the same for both."""
+    assert settings.bot_token is not None
+    kind = PtbTransport if settings.bot_framework == "ptb" else AiogramTransport
+    return kind(settings.bot_token.get_secret_value(), settings.telegram_api_base,
+                on_blocked=runtime.mark_blocked, limiter=runtime.limiter)
+
+
 async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None:
     if settings.bot_token is None:
         raise NotReady("BOT_TOKEN is not set: get one from @BotFather, or try "
@@ -82,9 +92,7 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             loop.add_signal_handler(sig, stop.set)
 
     runtime = Runtime.create(settings)
-    transport = AiogramTransport(settings.bot_token.get_secret_value(),
-                                 settings.telegram_api_base, on_blocked=runtime.mark_blocked,
-                                 limiter=runtime.limiter)
+    transport = make_transport(settings, runtime)
     sender = OutboxSender(runtime.outbox, transport, runtime.limiter,
                           concurrency=settings.sender_concurrency,
                           spacing=1 / settings.send_rate if settings.send_rate else 0.0)

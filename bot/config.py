@@ -28,7 +28,7 @@ class Settings(BaseSettings):
                                       extra="ignore", case_sensitive=False)
 
     bot_token: SecretStr | None = None
-    bot_framework: Literal["aiogram"] = "aiogram"
+    bot_framework: Literal["aiogram", "ptb"] = "aiogram"
     telegram_api_base: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///data/participa.db"
     redis_url: str | None = None

@@ -1,4 +1,4 @@
-"""What the process needs from a messenger framework (aiogram now, PTB next).
+"""What the process needs from a messenger framework (aiogram or PTB).
 
 The polling loop, the webhook server and the update pipeline are written
 once against this protocol; each framework adapter implements it.

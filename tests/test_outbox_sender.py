@@ -511,7 +511,7 @@ async def test_the_bot_sends_queued_rows_without_holding_up_updates(tmp_path):  
     (by another process, say) goes out, and while its send hangs for seconds
     a citizen goes through the consent screens without waiting for it."""
     from tests.e2e import Citizen, Rows, prepare_database, sqlite_file_url
-    from tests.test_e2e_aiogram import RunningBot, bot_settings
+    from tests.test_e2e import RunningBot, bot_settings
 
     url = sqlite_file_url(tmp_path)
     await prepare_database(url)
