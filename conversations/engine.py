@@ -280,9 +280,7 @@ class Engine:
     async def _forget(self, event: Event) -> None:
         """After an erasure: the short-lived keys about them go too."""
         assert self.throttle is not None
-        forget = getattr(self.throttle, "forget", None)
-        if forget is not None:
-            await forget(f"{event.user.id}")
+        await self.throttle.forget(f"{event.user.id}")
 
     async def _membership(self, event: Event) -> Outcome:
         """A citizen blocked or unblocked the bot (my_chat_member in their chat)."""
