@@ -76,3 +76,22 @@ async def backend(request, tmp_path, postgres_database):  # type: ignore[no-unty
         await conn.run_sync(Base.metadata.create_all)
     yield SqlBackend(session_factory(engine), request.param)
     await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def sql_backend(request, tmp_path, postgres_database):  # type: ignore[no-untyped-def]
+    """SQLite and PostgreSQL only: for journeys whose repositories are SQL-only.
+
+    The in-memory unit of work is the foundation's benchmark double; the
+    journeys built on top of it (proposals, workshops, tickets) lean on the
+    database for uniqueness and capacity, which only a real database proves.
+    """
+    from tests.harness import SqlBackend
+
+    url = services.sqlite_url(tmp_path) if request.param == "sqlite" else postgres_database
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+        await conn.run_sync(Base.metadata.create_all)
+    yield SqlBackend(session_factory(engine), request.param)
+    await engine.dispose()
