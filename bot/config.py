@@ -117,7 +117,7 @@ class Settings(BaseSettings):
             controller_name=self.controller_name, controller_contact=self.controller_contact,
             privacy_version=self.privacy_version, retention_days=self.retention_days,
             default_language=self.default_locale, timezone=self.timezone,
-            moderators_chat_id=self.moderators_chat_id,
+            moderators_chat_id=self.moderators_chat_id, admin_ids=frozenset(self.admin_ids),
         )
 
 

@@ -1,9 +1,14 @@
-"""Commands a citizen can use anywhere: /start /menu /help /language /privacy /cancel."""
+"""Commands a citizen can use anywhere, and the door to staff commands.
+
+Staff commands live with their journeys and register in
+:mod:`conversations.roles`; this router runs one only after the role check.
+"""
 
 from __future__ import annotations
 
 import re
 
+from conversations import roles
 from conversations.flow import DEEP_LINKS, Ctx, Flow, Go, resolve, stay
 from conversations.i18n import N_
 from conversations.vocabulary import Event
@@ -20,6 +25,12 @@ CITIZEN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("cancel", N_("Stop what you are doing")),
 )
 
+ROLE_NAMES = {
+    roles.MODERATOR: N_("moderator"),
+    roles.STAFF: N_("staff"),
+    roles.ADMIN: N_("administrator"),
+}
+
 _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -29,6 +40,9 @@ async def run(event: Event, ctx: Ctx) -> Go:
     if not ctx.consented and Flow.registry[ctx.state.flow].needs_consent:
         ctx.state.flow, ctx.state.state = "start", "welcome"
     name = event.command or ""
+    staff = await roles.allowed(name, ctx)
+    if staff is not None:
+        return await staff.handler(event, ctx)
     if name == "start":
         payload = event.args.strip()
         return await onboarding.begin(payload if _PAYLOAD.match(payload) else "", ctx)
@@ -38,7 +52,7 @@ async def run(event: Event, ctx: Ctx) -> Go:
         return cancelled(ctx)
     if name == "help":
         _, current = resolve(f"{ctx.state.flow}.{ctx.state.state}", ctx.state.flow)
-        return stay("❓ " + ctx._(current.help))
+        return stay("❓ " + ctx._(current.help) + await staff_help(ctx))
     if name == "language":
         return Go(show=False, replies=(preferences.language_picker(ctx),))
     if name == "privacy":
@@ -50,6 +64,17 @@ async def run(event: Event, ctx: Ctx) -> Go:
     return stay(ctx._(N_("I don't know the command /{command}. You can use /menu, /help, "
                          "/language, /privacy, /mydata, /deleteme and /cancel.")).format(
         command=name))
+
+
+async def staff_help(ctx: Ctx) -> str:
+    """What this person's role adds to /help (nothing for a citizen)."""
+    role = await roles.role_of(ctx)
+    available = roles.commands_for(role)
+    if not available:
+        return ""
+    lines = [ctx._(N_("As {role} you can also use:")).format(role=ctx._(ROLE_NAMES[role]))]
+    lines += [f"/{c.name} — {ctx._(c.description)}" for c in available]
+    return "\n\n" + "\n".join(lines)
 
 
 def cancelled(ctx: Ctx) -> Go:

@@ -16,3 +16,4 @@ class FlowSettings:
     comment_max_chars: int = 2000
     services_per_page: int = 8
     moderators_chat_id: int | None = None
+    admin_ids: frozenset[int] = frozenset()

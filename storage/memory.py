@@ -46,6 +46,7 @@ class MemoryStore:
     services: dict[int, ServiceRecord] = field(default_factory=dict)
     opinions: dict[int, NewOpinion] = field(default_factory=dict)
     outbox: dict[int, NewNotification] = field(default_factory=dict)
+    roles: dict[int, set[str]] = field(default_factory=dict)  # by citizen id
 
     def add_lab(self, slug: str, title: dict[str, str], opens_at: datetime,
                 phases: tuple[str, ...] = ("opinions",)) -> LabRecord:
@@ -162,6 +163,9 @@ class MemoryCitizens(_Repo):
                     and row["withdrawn_at"] is None:
                 row["withdrawn_at"] = now
                 self.undo.append(lambda row=row: row.update(withdrawn_at=None))
+
+    async def roles(self, citizen_id: int) -> frozenset[str]:
+        return frozenset(self.store.roles.get(citizen_id, ()))
 
 
 class MemoryCatalog(_Repo):

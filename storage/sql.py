@@ -146,6 +146,11 @@ class SqlCitizens:
             ).values(withdrawn_at=now)
         )
 
+    async def roles(self, citizen_id: int) -> frozenset[str]:
+        rows = await self.session.execute(
+            select(m.Role.role).where(m.Role.citizen_id == citizen_id))
+        return frozenset(rows.scalars())
+
 
 def _lab(row: m.Lab) -> LabRecord:
     return LabRecord(row.id, row.slug, dict(row.title), dict(row.description or {}))
