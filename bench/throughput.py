@@ -1,0 +1,411 @@
+"""The whole stack against a bare bot of the same framework, over HTTP.
+
+    .venv/bin/python bench/throughput.py [--citizens 200] [--load-updates 1000]
+        [--frameworks aiogram,ptb] [--database-url postgresql://...] [--profile]
+
+Each bot runs in a process of its own, long polling the fake Bot API of
+tests/fake_bot_api (no rate limits), which runs here with the simulated
+citizens; so the bot's CPU time is its own. For each framework:
+
+- the bare echo bot (bench/echo_bot.py, no database): every citizen sends
+  13 texts, each after the echo of the previous one arrived;
+- Participa (``participa run`` exactly as deployed, on SQLite and, with
+  ``--database-url`` or TEST_DATABASE_URL, on PostgreSQL): every citizen
+  goes through the journey a person makes, 13 updates: /start, language
+  and privacy, then two opinions (service, rating, comment, send), pressing
+  the buttons the bot actually sent.
+
+Printed per bot: (1) updates/s with all citizens at once (each waits for
+the reply before the next step), and the ratio to the echo bot; (2) reply
+latency p50/p99 at a fixed offered load of 100 updates/s (new citizens,
+the same steps: the time from the update being available to the bot's
+first message or edit in that chat); (3) the bot process's CPU time per
+update. ``--profile`` runs Participa under cProfile (SQLite) and prints
+where its time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from storage import models as m
+from tests import services
+from tests.e2e import TOKEN, Rows, label, prepare_database
+from tests.fake_bot_api import FakeBotAPI, SimUser
+
+ROOT = Path(__file__).resolve().parent.parent
+REPLY_METHODS = {"sendMessage", "editMessageText", "sendPhoto", "sendDocument"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+ECHO_TEXTS = 13
+
+
+class BenchFake(FakeBotAPI):
+    """The fake, telling waiting citizens at once when their reply arrived.
+
+    The test suite's ``wait_for`` re-evaluates every predicate on every call,
+    which is quadratic with hundreds of citizens waiting; here each waiter
+    has its own future.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(TOKEN, max_poll_timeout=2.0)
+        self.reply_waiters: dict[int, asyncio.Future[float]] = {}
+        self.replies = 0
+
+    def _reply_seen(self, chat_id: Any) -> None:
+        self.replies += 1
+        waiter = self.reply_waiters.pop(int(chat_id), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(time.perf_counter())
+
+    async def _send_message(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
+        result = await super()._send_message(params, files)
+        self._reply_seen(params["chat_id"])
+        return result
+
+    async def _edit_message_text(self, params: dict[str, Any], files: Any) -> Any:
+        result = await super()._edit_message_text(params, files)
+        self._reply_seen(params["chat_id"])
+        return result
+
+    def expect_reply(self, chat_id: int) -> asyncio.Future[float]:
+        waiter = asyncio.get_running_loop().create_future()
+        self.reply_waiters[chat_id] = waiter
+        return waiter
+
+
+
+# -- what a citizen does ------------------------------------------------------------
+
+
+Step = Callable[[SimUser, BenchFake], Awaitable[Any]]
+
+
+def press(fragment: str) -> Step:
+    async def step(user: SimUser, fake: BenchFake) -> Any:
+        screen = [m for m in fake.messages(user.id) if m.buttons][-1]
+        return await user.press(screen, label(screen, fragment))
+    return step
+
+
+def text(value: str) -> Step:
+    async def step(user: SimUser, fake: BenchFake) -> Any:
+        return await user.send_text(value)
+    return step
+
+
+def command(name: str) -> Step:
+    async def step(user: SimUser, fake: BenchFake) -> Any:
+        return await user.send_command(name)
+    return step
+
+
+JOURNEY: list[Step] = [
+    command("/start"), press("Continue"), press("OK"),
+    press("Give my opinion"), press("E-government website"), press("4"),
+    text("The form lost my data and I had to start again"), press("Send"),
+    press("Another service"), press("012 information phone line"), press("2"),
+    text("Long wait, but kind people"), press("Send"),
+]
+ECHO: list[Step] = [text(f"hello {n}") for n in range(ECHO_TEXTS)]
+
+
+@dataclass
+class Citizen:
+    """Acts, then waits for the bot's message or edit, like a person.
+
+    Every step of the journey shows exactly one new message or edit, so the
+    next step acts on the screen that step produced; the stored opinions are
+    counted at the end to prove no step went astray.
+    """
+
+    user: SimUser
+    steps: list[Step]
+    latencies: list[float] = field(default_factory=list)
+
+    async def step(self, fake: BenchFake, n: int) -> None:
+        reply = fake.expect_reply(self.user.id)
+        start = time.perf_counter()
+        await self.steps[n](self.user, fake)
+        self.latencies.append(await asyncio.wait_for(reply, 30) - start)
+
+
+# -- the bot under test ------------------------------------------------------------
+
+
+@dataclass
+class BotProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def stop(self) -> str:
+        self.process.terminate()
+        try:
+            _, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, err = self.process.communicate()
+        return err.decode(errors="replace")
+
+
+def start_participa(framework: str, base: str, database_url: str, workdir: Path,
+                    profile_to: Path | None) -> BotProcess:
+    env = {**os.environ, "BOT_TOKEN": TOKEN, "BOT_FRAMEWORK": framework,
+           "TELEGRAM_API_BASE": base, "DATABASE_URL": database_url, "REDIS_URL": "",
+           "WEBHOOK_URL": "", "OPS_LISTEN": f"127.0.0.1:{_free_port()}",
+           # The fake has no rate limits and neither may the bot: measured is what
+           # the stack costs, not Telegram's ~30 messages/s that SEND_RATE keeps.
+           "THROTTLE_PER_MINUTE": "0", "SEND_RATE": "0", "LOG_LEVEL": "WARNING",
+           "PYTHONPATH": str(ROOT)}
+    runner = [sys.executable]
+    if profile_to is not None:
+        runner += ["-m", "cProfile", "-o", str(profile_to)]
+    runner += ["-m", "bot.cli", "run"]
+    # Its own folder: a .env in the checkout must not change what is measured.
+    return BotProcess(f"participa-{framework}", subprocess.Popen(
+        runner, cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL))
+
+
+def start_echo(framework: str, base: str, workdir: Path) -> BotProcess:
+    return BotProcess(f"echo-{framework}", subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "echo_bot.py"), framework, base, TOKEN],
+        cwd=workdir, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL))
+
+
+def _free_port() -> int:
+    from tests.e2e import free_port
+    return free_port()
+
+
+async def wait_until_polling(fake: BenchFake, bot: BotProcess) -> None:
+    deadline = time.monotonic() + 60
+    while fake.count("getUpdates") == 0:
+        if bot.process.poll() is not None:
+            raise SystemExit(f"{bot.name} stopped at start:\n{bot.stop()[-2000:]}")
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{bot.name} did not start polling within 60 s")
+        await asyncio.sleep(0.05)
+
+
+# -- the two measurements ------------------------------------------------------------
+
+
+ids = itertools.count(10_000_000)
+
+
+def new_citizens(fake: BenchFake, count: int, steps: list[Step]) -> list[Citizen]:
+    return [Citizen(fake.user(next(ids), first_name="Bench", language_code="en"), steps)
+            for _ in range(count)]
+
+
+async def all_at_once(fake: BenchFake, citizens: list[Citizen]) -> int:
+    async def go(citizen: Citizen) -> None:
+        for n in range(len(citizen.steps)):
+            await citizen.step(fake, n)
+
+    await asyncio.gather(*(go(c) for c in citizens))
+    return sum(len(c.steps) for c in citizens)
+
+
+async def at_fixed_rate(fake: BenchFake, citizens: list[Citizen], rate: float,
+                        updates: int) -> tuple[int, float]:
+    """Offer ``rate`` updates/s (the next step of the next idle citizen); how many
+    were offered on time, and the worst lag behind the schedule."""
+    ready: asyncio.Queue[Citizen] = asyncio.Queue()
+    for citizen in citizens:
+        ready.put_nowait(citizen)
+    progress = {id(c): 0 for c in citizens}
+    running: set[asyncio.Task[None]] = set()
+
+    async def one(citizen: Citizen) -> None:
+        await citizen.step(fake, progress[id(citizen)])
+        progress[id(citizen)] += 1
+        if progress[id(citizen)] < len(citizen.steps):
+            ready.put_nowait(citizen)
+
+    updates = min(updates, sum(len(c.steps) for c in citizens))
+    start, worst_lag = time.perf_counter(), 0.0
+    for n in range(updates):
+        due = start + n / rate
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+        citizen = await ready.get()
+        worst_lag = max(worst_lag, time.perf_counter() - due)
+        task = asyncio.create_task(one(citizen))
+        running.add(task)
+        task.add_done_callback(running.discard)
+    await asyncio.gather(*running)
+    return updates, worst_lag
+
+
+@dataclass
+class Result:
+    bot: str
+    database: str
+    updates_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms_per_update: float
+    lag_ms: float
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
+                  args: argparse.Namespace, database: str,
+                  verify: Callable[[int], Awaitable[None]] | None = None) -> Result:
+    await wait_until_polling(fake, bot)
+    # Warm-up: imports, connection pools, the first statements prepared.
+    warm_up = 5
+    await all_at_once(fake, new_citizens(fake, warm_up, steps))
+
+    cpu, began = bot.cpu_seconds(), time.perf_counter()
+    updates = await all_at_once(fake, new_citizens(fake, args.citizens, steps))
+    elapsed = time.perf_counter() - began
+    cpu = bot.cpu_seconds() - cpu
+
+    # Enough citizens for whole journeys: the latency covers every kind of step.
+    paced = new_citizens(fake, max(1, round(args.load_updates / len(steps))), steps)
+    _, lag = await at_fixed_rate(fake, paced, args.rate, len(paced) * len(steps))
+    if verify is not None:
+        await verify(warm_up + args.citizens + len(paced))
+    latencies = [x for c in paced for x in c.latencies]
+    return Result(bot.name, database, updates / elapsed, percentile(latencies, 0.5) * 1000,
+                  percentile(latencies, 0.99) * 1000, cpu / updates * 1000, lag * 1000)
+
+
+@contextlib.asynccontextmanager
+async def running(start: Callable[[str], BotProcess]) -> AsyncIterator[tuple[BenchFake,
+                                                                             BotProcess]]:
+    async with BenchFake() as fake:
+        bot = start(fake.base_url)
+        try:
+            yield fake, bot
+        finally:
+            errors = bot.stop()
+            if bot.process.returncode not in (0, -15) and errors:
+                print(f"  ({bot.name} exited {bot.process.returncode}: {errors[-500:]})")
+
+
+def opinions_stored(url: str) -> Callable[[int], Awaitable[None]]:
+    """A check that every journey stored its two opinions (none lost, none twice)."""
+    async def verify(journeys: int) -> None:
+        rows = Rows(url)
+        try:
+            stored = await rows.count(m.Opinion)
+        finally:
+            await rows.close()
+        if stored != 2 * journeys:
+            raise SystemExit(f"{stored} opinions stored for {journeys} journeys of two")
+    return verify
+
+
+@contextlib.asynccontextmanager
+async def database(kind: str, server: str | None, folder: Path) -> AsyncIterator[str]:
+    """A migrated database with the demo lab: a SQLite file or a throwaway PostgreSQL one."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder / f'bench-{next(ids)}.db'}"
+        await prepare_database(url)
+        yield url
+        return
+    assert server is not None
+    # It runs its own event loop for the admin connection: from a thread.
+    throwaway = services.throwaway_postgres(server)
+    url = await asyncio.to_thread(throwaway.__enter__)
+    try:
+        await prepare_database(url)
+        yield url
+    finally:
+        await asyncio.to_thread(throwaway.__exit__, None, None, None)
+
+
+def print_table(results: list[Result]) -> None:
+    echo = {r.bot.split("-")[1]: r.updates_per_s for r in results if r.bot.startswith("echo")}
+    print()
+    print("| bot | database | updates/s | × echo | p50 ms | p99 ms | CPU ms/update |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for r in results:
+        ratio = r.updates_per_s / echo[r.bot.split("-")[1]]
+        print(f"| {r.bot} | {r.database} | {r.updates_per_s:,.0f} | {ratio:.2f} | "
+              f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.cpu_ms_per_update:.2f} |")
+    worst = max(r.lag_ms for r in results)
+    print(f"\n(the load generator's worst lag behind the 100/s schedule: {worst:.0f} ms)")
+
+
+def print_profile(path: Path) -> None:
+    import pstats
+
+    stats = pstats.Stats(str(path))
+    stats.sort_stats("cumulative").print_stats(30)
+    stats.sort_stats("tottime").print_stats(25)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--citizens", type=int, default=200)
+    parser.add_argument("--load-updates", type=int, default=1000,
+                        help="updates offered at --rate for the latency figures")
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--frameworks", default="aiogram,ptb")
+    parser.add_argument("--database-url", default=services.postgres_server_url(),
+                        help="a PostgreSQL server (default: TEST_DATABASE_URL)")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile Participa on SQLite (aiogram) instead")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="participa-throughput-"))
+    try:
+        if args.profile:
+            await profile(args, folder)
+            return
+        results: list[Result] = []
+        kinds = ["sqlite"] + (["postgresql"] if args.database_url else [])
+        for framework in args.frameworks.split(","):
+            async with running(lambda base, f=framework: start_echo(f, base, folder)) as (
+                    fake, bot):
+                results.append(await measure(fake, bot, ECHO, args, "-"))
+                print(f"  {results[-1]}", flush=True)
+            for kind in kinds:
+                async with database(kind, args.database_url, folder) as url:
+                    async with running(lambda base, f=framework, u=url:
+                                       start_participa(f, base, u, folder, None)) as (fake, bot):
+                        results.append(await measure(fake, bot, JOURNEY, args, kind,
+                                                     opinions_stored(url)))
+                        print(f"  {results[-1]}", flush=True)
+        print_table(results)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def profile(args: argparse.Namespace, folder: Path) -> None:
+    output = folder / "participa.prof"
+    async with database("sqlite", None, folder) as url:
+        async with running(lambda base: start_participa("aiogram", base, url, folder,
+                                                        output)) as (fake, bot):
+            result = await measure(fake, bot, JOURNEY, args, "sqlite", opinions_stored(url))
+            print(result)
+    print_profile(output)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
