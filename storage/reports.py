@@ -59,6 +59,8 @@ async def opinions_table(session: AsyncSession, lab_slug: str | None,
 PROPOSAL_COLUMNS = ["reference", "slug", "created_at", "lab_slug", "service_slug", "title",
                     "text", "author_kind", "status", "answer", "ratings", "average",
                     "rank_score", "rated_1", "rated_2", "rated_3", "rated_4", "rated_5"]
+# A proposal whose author erased their data without keeping their texts.
+ERASED = "(deleted by its author)"
 RATING_COLUMNS = ["proposal_reference", "proposal_slug", "lab_slug", "score", "rated_at"]
 
 
@@ -78,7 +80,8 @@ async def proposals_table(session: AsyncSession, lab_slug: str | None,
         query = query.where(m.Lab.slug == lab_slug)
     rows = [
         (reference("PR", row.id), row.slug, row.created_at, lab, service,
-         pick(row.title, language), pick(row.description, language), row.author_kind,
+         pick(row.title, language) or ERASED, pick(row.description, language) or ERASED,
+         row.author_kind,
          row.status, pick(row.answer, language) or None, row.ratings_count,
          _average(row.ratings_count, row.ratings_sum), round(row.rank_score, 3),
          row.rated_1, row.rated_2, row.rated_3, row.rated_4, row.rated_5)
@@ -111,7 +114,8 @@ async def proposals_section(session: AsyncSession, lab_id: int, language: str) -
         "Proposals",
         ["reference", "title", "author_kind", "status", "answer", "ratings", "average",
          "rated_1", "rated_2", "rated_3", "rated_4", "rated_5"],
-        [(reference("PR", row.id), pick(row.title, language), row.author_kind, row.status,
+        [(reference("PR", row.id), pick(row.title, language) or ERASED, row.author_kind,
+          row.status,
           pick(row.answer, language) or None, row.ratings_count,
           _average(row.ratings_count, row.ratings_sum), row.rated_1, row.rated_2, row.rated_3,
           row.rated_4, row.rated_5) for row in found])

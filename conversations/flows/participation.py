@@ -18,8 +18,8 @@ import math
 from conversations.callback import CallbackData
 from conversations.flow import Ctx, Flow, Go, Screen, State
 from conversations.flows.menu import journey
-from conversations.flows.proposals import main_menu_row, status_label
-from conversations.i18n import N_, pick
+from conversations.flows.proposals import content, main_menu_row, status_label
+from conversations.i18n import N_
 from conversations.text import escape, reference, stars
 from storage.records import ParticipationItem
 
@@ -47,7 +47,7 @@ async def start_notifications(ctx: Ctx) -> Go:
 
 
 def describe(item: ParticipationItem, ctx: Ctx) -> str:
-    title = escape(pick(item.title, ctx.language))
+    title = escape(content(item.title, ctx.t))
     day = ctx.t.datetime(item.at, "short")
     if item.kind == "opinion":
         return "💬 " + ctx._(N_("Opinion {ref} on {service}: {stars} ({date})")).format(

@@ -172,6 +172,12 @@ def bar_chart(ratings: Ratings, ctx: Ctx) -> str:
     return "\n".join(lines)
 
 
+def content(texts: dict[str, str], t) -> str:  # type: ignore[no-untyped-def]
+    """A proposal's title or text in the reader's language; an author who deleted
+    their data without keeping their texts left it empty."""
+    return pick(texts, t.language) or t.gettext(N_("(deleted by its author)"))
+
+
 def status_label(status: str, ctx: Ctx) -> str:
     return ctx._(STATUS_LABELS.get(status, status))
 
@@ -270,7 +276,7 @@ class ProposalList(State):
             lines.append(ctx._(N_("{sorting} · page {page} of {pages}")).format(
                 sorting=sorting, page=page + 1, pages=pages))
             for number, item in enumerate(found.items, start=page * PER_PAGE + 1):
-                title = pick(item.title, ctx.language)
+                title = content(item.title, ctx.t)
                 lines += ["", f"{number}. <b>{escape(title)}</b>",
                           f"{status_label(item.status, ctx)} · "
                           f"{result_line(item.ratings, ctx)}"]
@@ -325,9 +331,9 @@ class Detail(State):
         mine = await ctx.uow.proposals.my_rating(proposal.id, ctx.citizen.id)
         rating_open = await open_for(RATING_PHASE, proposal.lab_id, ctx)
         lines = [
-            "💡 <b>" + escape(pick(proposal.title, ctx.language)) + "</b>",
+            "💡 <b>" + escape(content(proposal.title, ctx.t)) + "</b>",
             "",
-            escape(pick(proposal.description, ctx.language)),
+            escape(content(proposal.description, ctx.t)),
             "",
             ctx._(N_("Proposed by: {author}")).format(
                 author=ctx._(AUTHOR_LABELS.get(proposal.author_kind, proposal.author_kind))),
@@ -606,7 +612,7 @@ def status_message(proposal: ProposalRecord, t, was_author: bool) -> str:  # typ
     intro = (t.gettext(N_("📣 News about your proposal:")) if was_author
              else t.gettext(N_("📣 News about a proposal you rated:")))
     lines = [intro, "",
-             "<b>" + escape(pick(proposal.title, t.language)) + "</b> ("
+             "<b>" + escape(content(proposal.title, t)) + "</b> ("
              + reference("PR", proposal.id) + ")",
              t.gettext(N_("New status: {status}")).format(
                  status="<b>" + t.gettext(STATUS_LABELS[proposal.status]) + "</b>")]
