@@ -23,9 +23,14 @@ _QUOTED = re.compile(r"“([^”]+)”")
 NAMES = {"OK", "Participa", "Cl@ve"}
 # Reviewed by a translator: the same word as in Spanish, and the right one.
 SAME_AS_SPANISH = {
-    "ca": {"Main menu", "Photo", "Previous"},
-    "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Send"},
-    "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Send", "Skip"},
+    "ca": {"Main menu", "Photo", "Previous", "Published"},
+    "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Send",
+           "Accepted", "Opinion {ref} on {service}: {stars} ({date})", "Published",
+           "Reason: {answer}", "Status: {status}", "Title: {title}", "{name}: off",
+           "{name}: on"},
+    "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Send", "Skip",
+           "Page {page} of {pages}", "Published", "Reason: {answer}", "Saved.",
+           "Status: {status}", "Title: {title}", "{sorting} · page {page} of {pages}"},
 }
 
 

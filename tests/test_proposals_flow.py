@@ -277,6 +277,7 @@ async def test_status_change_notifies_author_and_raters_once_in_their_language(s
     assert "New status: <b>Accepted</b>" in outbox[1]["body"]
     assert "We will open on Saturdays from March." in outbox[1]["body"]
     assert "Nuevo estado: <b>Aceptada</b>" in outbox[2]["body"]  # Bruno reads Spanish
+    assert "Novedades de una propuesta que valoraste" in outbox[2]["body"]
 
 
 async def test_an_unknown_slug_changes_nothing(sql_backend):  # type: ignore[no-untyped-def]

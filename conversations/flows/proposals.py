@@ -447,8 +447,8 @@ class Writing(State):
 
 @proposals.state("title")
 class Title(Writing):
-    help = N_("Write a short title that says what you propose, for example “Longer opening "
-              "hours on Saturdays”. /cancel stops and saves nothing.")
+    help = N_("Write a short title that says what you propose, for example: Longer opening "
+              "hours on Saturdays. /cancel stops and saves nothing.")
 
     async def show(self, ctx: Ctx) -> Screen:
         lab = await current_lab(ctx)
@@ -498,8 +498,8 @@ class Description(Writing):
 
 @proposals.state("where")
 class Where(State):
-    help = N_("Tap the service your proposal is about, or “General” if it is about the whole "
-              "laboratory.")
+    help = N_("Tap the service your proposal is about, or “General (the whole laboratory)” if "
+              "it is about all of it.")
 
     async def show(self, ctx: Ctx) -> Screen:
         lab = await current_lab(ctx)
