@@ -51,7 +51,8 @@ async def run(event: Event, ctx: Ctx) -> Go:
     if name == "notifications":
         return Go("notif.prefs") if ctx.consented else stay()
     return stay(ctx._(N_("I don't know the command /{command}. You can use /menu, /help, "
-                         "/language, /privacy, /mydata, /deleteme and /cancel.")).format(
+                         "/language, /notifications, /privacy, /mydata, /deleteme and "
+                         "/cancel.")).format(
         command=name))
 
 

@@ -9,7 +9,7 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.cli import main
 from storage import migrate
@@ -71,6 +71,28 @@ def test_status_change_queues_one_message_per_participant(database, capsys):  # 
     assert "there is no proposal 'no-such-thing'" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["proposals", "status", "abrir-sabados", "maybe"])
+
+
+async def a_rater_without_preferences(sessions) -> None:  # type: ignore[no-untyped-def]
+    """A second rater whose preferences row is missing: the default (updates on) holds."""
+    async with SqlUnitOfWork(sessions) as uow:
+        citizen = await uow.citizens.register(4343, "rater2", "Rafa", "gl", NOW)
+        await uow.citizens.give_consent(citizen.id, "privacy", "1", NOW)
+        proposal = await uow.proposals.by_slug("abrir-sabados")
+        assert proposal is not None
+        await uow.proposals.rate(proposal.id, citizen.id, 2, NOW)
+        await uow.commit()
+    async with sessions() as session:
+        await session.execute(delete(m.NotificationPreferences).where(
+            m.NotificationPreferences.citizen_id == citizen.id))
+        await session.commit()
+
+
+def test_no_preferences_row_means_updates_on(database, capsys):  # type: ignore[no-untyped-def]
+    run(database, a_rater_without_preferences)
+    assert main(["proposals", "status", "abrir-sabados", "under_study"]) == 0
+    [row] = run(database, outbox)
+    assert row.chat_id == 4343 and "Novo estado: <b>En estudo</b>" in row.body
 
 
 def test_export_proposals_and_ratings(database, tmp_path, capsys):  # type: ignore[no-untyped-def]
