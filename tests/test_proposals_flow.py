@@ -80,7 +80,7 @@ async def test_rating_stores_one_row_and_shows_the_live_result(sql_backend):  # 
     assert "4.0 of 5 from 2 ratings" in ana.shown
     assert "You rated it 3. Tap another number to change your rating." in ana.shown
     assert "5 stars: 1 ██████████\n4 stars: 0\n3 stars: 1 ██████████\n2 stars: 0\n" \
-        "1 stars: 0" in ana.shown
+        "1 star: 0" in ana.shown
     assert "3 ✓" in ana.labels()
     await ana.press("1")  # changing it
     assert "3.0 of 5 from 2 ratings" in ana.shown and "1 ✓" in ana.labels()

@@ -166,8 +166,8 @@ def bar_chart(ratings: Ratings, ctx: Ctx) -> str:
     for score in range(5, 0, -1):
         count = ratings.distribution[score - 1]
         blocks = math.ceil(BAR_WIDTH * count / largest) if count else 0
-        label = ctx._(N_("{score} stars: {count}")).format(score=score,
-                                                            count=ctx.t.number(count))
+        label = ctx.ngettext("{score} star: {count}", "{score} stars: {count}", score).format(
+            score=score, count=ctx.t.number(count))
         lines.append(f"{label} {'█' * blocks}".rstrip())
     return "\n".join(lines)
 
