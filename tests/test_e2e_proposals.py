@@ -30,6 +30,7 @@ async def test_a_citizen_browses_and_rates_a_proposal(bot, fake, ana, rows):  # 
     assert "A chat with a person" not in screen.plain_text  # pending
     await ana.press("Open the offices on Saturday mornings")
     assert "Proposed by: A citizen" in screen.plain_text
+    assert "Service: In-person service and registry offices" in screen.plain_text
     assert "No ratings yet." in screen.plain_text
     assert screen.button_texts[:5] == ["1", "2", "3", "4", "5"]
 

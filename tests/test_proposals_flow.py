@@ -70,7 +70,9 @@ async def test_rating_stores_one_row_and_shows_the_live_result(sql_backend):  # 
     await ana.press("Proposals")
     await ana.press("All proposals")
     await ana.press("1. Proposal 1")
-    assert "<b>Proposal 1</b>" in ana.shown and "Text of Proposal 1" in ana.shown
+    assert f"<b>Proposal 1</b> · PR-{proposal:06d}" in ana.shown
+    assert "Text of Proposal 1" in ana.shown
+    assert "Service: General (the whole laboratory)" in ana.shown
     assert "Proposed by: The administration" in ana.shown and "Status: Published" in ana.shown
     assert "5.0 of 5 from 1 rating" in ana.shown
     assert "5 stars: 1" not in ana.shown  # the distribution comes after rating

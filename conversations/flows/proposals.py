@@ -330,11 +330,17 @@ class Detail(State):
         assert ctx.citizen is not None
         mine = await ctx.uow.proposals.my_rating(proposal.id, ctx.citizen.id)
         rating_open = await open_for(RATING_PHASE, proposal.lab_id, ctx)
+        service = (await ctx.uow.catalog.service(proposal.service_id)
+                   if proposal.service_id else None)
+        where = (pick(service.title, ctx.language) if service
+                 else ctx._(N_("General (the whole laboratory)")))
         lines = [
-            "💡 <b>" + escape(content(proposal.title, ctx.t)) + "</b>",
+            "💡 <b>" + escape(content(proposal.title, ctx.t)) + "</b> · "
+            + reference("PR", proposal.id),
             "",
             escape(content(proposal.description, ctx.t)),
             "",
+            ctx._(N_("Service: {service}")).format(service=escape(where)),
             ctx._(N_("Proposed by: {author}")).format(
                 author=ctx._(AUTHOR_LABELS.get(proposal.author_kind, proposal.author_kind))),
             ctx._(N_("Status: {status}")).format(status=status_label(proposal.status, ctx)),
