@@ -374,3 +374,21 @@ async def test_deep_link_opens_a_proposal_and_refuses_hidden_ones(sql_backend): 
     await newcomer.press("Continue")
     await newcomer.press("OK")
     assert "<b>Proposal 1</b>" in newcomer.shown  # the link survives the privacy notice
+
+
+async def test_deleteme_removes_a_pending_proposal_or_keeps_it_anonymously(sql_backend):  # type: ignore[no-untyped-def]
+    await add_lab(sql_backend.sessions, services=())
+    for person_id, choice in ((801, "Delete everything"),
+                              (802, "Keep my comments without my name")):
+        person = await citizen(sql_backend, person_id)
+        await person.press("Proposals")
+        await person.press("Submit a proposal")
+        await person.text(f"Idea of {person_id}")
+        await person.text("Details")
+        await person.press("Send")
+        await person.command("/deleteme")
+        await person.press(choice)
+        assert "Proposals: 1" in person.history[-1].replies[-1].text
+    [kept] = await rows(sql_backend.sessions, m.Proposal)
+    assert kept["title"] == {"en": "Idea of 802"} and kept["citizen_id"] is None
+    assert kept["status"] == "pending"  # a moderator may still publish it
