@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
 from storage.records import (
+    VISIBLE_STATUSES,
     NewProposal,
     ParticipationItem,
     ProposalPage,
@@ -30,9 +31,7 @@ from storage.records import (
 )
 from storage.upsert import insert_for
 
-# Shown to everyone. Pending ones wait for moderation; rejected ones are
-# told to their author and raters (with the reason), not listed.
-VISIBLE = ("published", "under_study", "accepted", "implemented")
+VISIBLE = VISIBLE_STATUSES
 
 # Bayesian average: every proposal starts as if PRIOR_WEIGHT citizens had
 # rated it PRIOR_MEAN (the middle of the scale), so one 5 (3.33) ranks
@@ -174,8 +173,10 @@ class SqlProposals:
             return None
         values: dict[str, Any] = {"status": status, "updated_at": now}
         if status != previous:
-            values["status_changed_at"] = now
-        if answer is not None:
+            # A new status without a reason drops the old one's (a rejection's
+            # reason would be wrong under "accepted").
+            values.update(status_changed_at=now, answer=answer or {})
+        elif answer is not None:
             values["answer"] = answer
         await self.session.execute(update(p).where(p.slug == slug).values(**values)
                                    .execution_options(synchronize_session=False))

@@ -72,6 +72,11 @@ class StateRecord:
     is_new: bool = True
 
 
+# Proposals others can see. Pending ones wait for moderation; rejected ones
+# are told to their author and raters (with the reason), not listed.
+VISIBLE_STATUSES = ("published", "under_study", "accepted", "implemented")
+
+
 @dataclass(frozen=True, slots=True)
 class Ratings:
     """A proposal's ratings: how many gave each score, 1 to 5."""

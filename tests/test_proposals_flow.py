@@ -269,7 +269,13 @@ async def test_status_change_notifies_author_and_raters_once_in_their_language(s
     assert await set_status("accepted", "We will open on Saturdays from March.") == \
         ("published", 2)
     assert await set_status("accepted") == ("accepted", 0)  # no change, no message
+    assert await set_status("rejected", "Sorry") == ("accepted", 2)
     outbox = await rows(sql_backend.sessions, m.OutboxMessage)
+    assert outbox[-1]["buttons"] is None  # rejected: nothing to open
+    stale = await ana.press_data(f"pr:show:{proposal['id']}")
+    assert stale.replies[0].text == "Sorry, that proposal is not available."
+    await set_status("accepted", "We will open on Saturdays from March.")
+    outbox = (await rows(sql_backend.sessions, m.OutboxMessage))[:3]
     assert [(o["chat_id"], o["dedupe_key"]) for o in outbox] == [
         (501, f"proposal-status:{proposal['id']}:published:{outbox[0]['citizen_id']}"),
         (501, f"proposal-status:{proposal['id']}:accepted:{outbox[1]['citizen_id']}"),
@@ -278,6 +284,15 @@ async def test_status_change_notifies_author_and_raters_once_in_their_language(s
     assert "News about your proposal" in outbox[1]["body"]
     assert "New status: <b>Accepted</b>" in outbox[1]["body"]
     assert "We will open on Saturdays from March." in outbox[1]["body"]
+    assert outbox[1]["buttons"] == [["💡 Open the proposal", f"pr:show:{proposal['id']}"]] \
+        or outbox[1]["buttons"] == [[["💡 Open the proposal", f"pr:show:{proposal['id']}"]]]
+    # The button under the news opens the proposal, whatever the conversation is doing.
+    await ana.command("/notifications")
+    await ana.press_data(f"pr:show:{proposal['id']}")
+    assert "<b>Saturday opening</b>" in ana.shown and "Status: Accepted" in ana.shown
+    assert "We will open on Saturdays from March." in ana.shown
+    await ana.press("5")
+    assert "You rated it 5." in ana.shown
     assert "Nuevo estado: <b>Aceptada</b>" in outbox[2]["body"]  # Bruno reads Spanish
     assert "Novedades de una propuesta que valoraste" in outbox[2]["body"]
 

@@ -36,12 +36,28 @@ from datetime import datetime, time
 from babel.numbers import format_decimal
 
 from conversations.callback import CallbackData
-from conversations.flow import Ctx, Flow, Go, Gone, Screen, State, deep_link, stay
+from conversations.flow import (
+    Ctx,
+    Flow,
+    Go,
+    Gone,
+    Screen,
+    State,
+    deep_link,
+    global_button,
+    stay,
+)
 from conversations.flows.menu import journey
 from conversations.i18n import N_, pick
 from conversations.text import escape, reference
-from conversations.vocabulary import Button, Media, Notify
-from storage.records import LabRecord, NewProposal, ProposalRecord, Ratings
+from conversations.vocabulary import Button, Keyboard, Media, Notify
+from storage.records import (
+    VISIBLE_STATUSES,
+    LabRecord,
+    NewProposal,
+    ProposalRecord,
+    Ratings,
+)
 
 BROWSE_PHASES = ("proposals", "ratings", "results")
 RATING_PHASE = "ratings"
@@ -631,10 +647,35 @@ def status_message(proposal: ProposalRecord, t, was_author: bool) -> str:  # typ
     return "\n".join(lines)
 
 
+def status_buttons(proposal: ProposalRecord, t) -> Keyboard:  # type: ignore[no-untyped-def]
+    """"Open the proposal" under the news, while others can see it."""
+    if proposal.status not in VISIBLE_STATUSES:
+        return ()
+    return ((global_button("💡 " + t.gettext(N_("Open the proposal")), "pr", "show",
+                           proposal.id),),)
+
+
+@proposals.action("show")
+async def show_from_news(data: CallbackData, ctx: Ctx) -> Go:
+    """The button under a status message: works from any message, rechecked on press."""
+    proposal_id = data.int_id()
+    found = await ctx.uow.proposals.visible(proposal_id) if ctx.consented and proposal_id \
+        else None
+    labs = await browsable_labs(ctx) if found else []
+    if found is None or not any(lab.id == found.lab_id for lab in labs):
+        return Go(answer=ctx._(N_("Sorry, that proposal is not available.")), show=False)
+    return Go("pr.detail", carry={
+        "lab_id": found.lab_id, "single_lab": len(labs) == 1, "page": 0,
+        "order": "newest", "service_id": None, "proposal_id": found.id})
+
+
 async def change_status(uow, slug: str, status: str, reason: str | None, now: datetime,  # type: ignore[no-untyped-def]
                         *, language: str, timezone: str) -> tuple[str, int] | None:
     """Change a proposal's status and queue one message to each citizen who took
-    part, in the caller's transaction. (previous status, messages queued), or None."""
+    part, in the caller's transaction. (previous status, messages queued), or None.
+
+    ``reason`` (in ``language``) becomes the proposal's answer; a new status
+    without one clears the previous status's answer."""
     from conversations.engine import notification
     from conversations.i18n import translator
 
@@ -649,7 +690,8 @@ async def change_status(uow, slug: str, status: str, reason: str | None, now: da
             text = status_message(change.proposal, t,
                                   was_author=person.citizen_id == change.proposal.citizen_id)
             key = f"proposal-status:{change.proposal.id}:{status}:{person.citizen_id}"
+            buttons = status_buttons(change.proposal, t)
             if await uow.outbox.enqueue(notification(
-                    Notify(person.telegram_id, text, key=key), now)) is not None:
+                    Notify(person.telegram_id, text, buttons, key=key), now)) is not None:
                 queued += 1
     return change.previous, queued
