@@ -291,7 +291,10 @@ async def test_removed_phase_is_removed(sessions, tmp_path) -> None:  # type: ig
 async def test_the_documented_example_imports(sessions) -> None:  # type: ignore[no-untyped-def]
     report = await import_file(sessions, EXAMPLE, NOW)
 
-    assert (report.labs_created, report.services_created) == (1, 3)
+    assert (report.labs_created, report.services_created, report.proposals_created) == (1, 3, 1)
+    csv_report = await import_file(sessions, EXAMPLE.with_name("import-proposals-example.csv"),
+                                   NOW)
+    assert csv_report.proposals_created == 1
     async with sessions() as session:
         phases = {p.phase: p for p in (await session.execute(select(m.LabPhase))).scalars()}
     # A date alone closes at the end of that day, Madrid time (CEST in April).
