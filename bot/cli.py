@@ -230,7 +230,7 @@ async def _proposal_status(settings: Settings, args: argparse.Namespace) -> int:
     """One transaction: the new status and one outbox row to each citizen who took part
     (the running bot's sender delivers them)."""
     import conversations.flows  # noqa: F401  (registers the flows and their strings)
-    from conversations.flows.proposals import change_status
+    from conversations.flows.proposal_news import change_status
     from storage.database import create_engine, session_factory
     from storage.sql import SqlUnitOfWork
 

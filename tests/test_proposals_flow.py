@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from conversations.callback import CallbackData
-from conversations.flows.proposals import change_status
+from conversations.flows.proposal_news import change_status
 from storage import models as m
 from storage.sql import SqlUnitOfWork
 from tests.harness import NOW, Person, make_engine

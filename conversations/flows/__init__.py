@@ -6,9 +6,11 @@ from conversations.flows import (
     opinion,
     participation,
     preferences,
+    proposal_news,
+    proposal_submission,
     proposals,
     rights,
 )
 
-__all__ = ["menu", "onboarding", "opinion", "participation", "preferences", "proposals",
-           "rights"]
+__all__ = ["menu", "onboarding", "opinion", "participation", "preferences", "proposal_news",
+           "proposal_submission", "proposals", "rights"]
