@@ -4,8 +4,9 @@
     participa console                      every journey in a terminal
     participa db upgrade|downgrade|current
     participa import FILE... | --demo
-    participa export opinions [--lab SLUG] [--format csv|xlsx] [--output FILE]
+    participa export opinions|proposals|ratings [--lab SLUG] [--format csv|xlsx] [--output FILE]
     participa report LAB [--format md|csv|xlsx] [--output FILE]
+    participa proposals status SLUG STATUS [--reason TEXT]
     participa purge [--dry-run]
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
+from storage.models import PROPOSAL_STATUSES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,8 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("revision", nargs="?", default="-1")
     db_verbs.add_parser("current", help="show the schema revision")
 
-    importer = verbs.add_parser("import", help="load labs and services (YAML), idempotent "
-                                "by slug")
+    importer = verbs.add_parser("import", help="load labs, services and proposals (YAML; "
+                                "proposals also CSV), idempotent by slug")
     importer.add_argument("files", nargs="*", type=Path)
     importer.add_argument("--demo", action="store_true", help="load the demo lab")
 
@@ -58,10 +60,20 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument("--dry-run", action="store_true", help="only count them")
 
     export = verbs.add_parser("export", help="export data for staff (CSV or XLSX)")
-    export.add_argument("what", choices=["opinions"])
+    export.add_argument("what", choices=["opinions", "proposals", "ratings"])
     export.add_argument("--lab", help="only this lab (slug)")
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     export.add_argument("--output", type=Path, help="write here instead of standard output")
+
+    proposals = verbs.add_parser("proposals", help="proposals: change a status")
+    proposal_verbs = proposals.add_subparsers(dest="proposals_verb", required=True,
+                                              metavar="ACTION")
+    status = proposal_verbs.add_parser(
+        "status", help="set a proposal's status and tell the citizens who took part")
+    status.add_argument("slug", help="the proposal's slug (pr-000045 for PR-000045)")
+    status.add_argument("status", choices=list(PROPOSAL_STATUSES))
+    status.add_argument("--reason", help="the reason (rejected) or the administration's "
+                        "answer, in DEFAULT_LOCALE")
     return parser
 
 
@@ -134,6 +146,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.verb == "purge":
         _require_schema(settings)
         return asyncio.run(_purge(settings, args.dry_run))
+    if args.verb == "proposals":
+        _require_schema(settings)
+        return asyncio.run(_proposal_status(settings, args))
     return 2
 
 
@@ -211,15 +226,42 @@ async def _purge(settings: Settings, dry_run: bool) -> int:
     return 0
 
 
-async def _export(settings: Settings, args: argparse.Namespace) -> int:
+async def _proposal_status(settings: Settings, args: argparse.Namespace) -> int:
+    """One transaction: the new status and one outbox row to each citizen who took part
+    (the running bot's sender delivers them)."""
+    import conversations.flows  # noqa: F401  (registers the flows and their strings)
+    from conversations.flows.proposal_news import change_status
     from storage.database import create_engine, session_factory
-    from storage.export import write_table
-    from storage.reports import opinions_table
+    from storage.sql import SqlUnitOfWork
 
     db = create_engine(settings.database_url)
     try:
+        async with SqlUnitOfWork(session_factory(db)) as uow:
+            done = await change_status(uow, args.slug, args.status, args.reason,
+                                       datetime.now(UTC), language=settings.default_locale,
+                                       timezone=settings.timezone)
+            await uow.commit()
+    finally:
+        await db.dispose()
+    if done is None:
+        print(f"participa proposals: there is no proposal {args.slug!r}", file=sys.stderr)
+        return 1
+    previous, queued = done
+    print(f"{args.slug}: {previous} -> {args.status}; {queued} notification(s) queued")
+    return 0
+
+
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.database import create_engine, session_factory
+    from storage.export import write_table
+    from storage.reports import opinions_table, proposals_table, ratings_table
+
+    tables = {"opinions": opinions_table, "proposals": proposals_table,
+              "ratings": ratings_table}
+    db = create_engine(settings.database_url)
+    try:
         async with session_factory(db)() as session:
-            columns, rows = await opinions_table(session, args.lab, settings.default_locale)
+            columns, rows = await tables[args.what](session, args.lab, settings.default_locale)
     finally:
         await db.dispose()
     content = write_table(columns, rows, args.format, tz=settings.timezone)

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     controller_contact: str = "privacidad@example.org"
     privacy_version: str = "1"
     retention_days: int = Field(730, ge=1)
+    proposals_per_day: int = Field(3, ge=0)
     throttle_per_minute: int = Field(30, ge=0)
     send_rate: float = Field(25.0, ge=0)
     sender_concurrency: int = Field(8, ge=1, le=64)
@@ -118,6 +119,7 @@ class Settings(BaseSettings):
             privacy_version=self.privacy_version, retention_days=self.retention_days,
             default_language=self.default_locale, timezone=self.timezone,
             moderators_chat_id=self.moderators_chat_id, admin_ids=frozenset(self.admin_ids),
+            proposals_per_day=self.proposals_per_day,
         )
 
 

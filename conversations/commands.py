@@ -19,6 +19,7 @@ CITIZEN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("menu", N_("Main menu")),
     ("help", N_("Help with the current step")),
     ("language", N_("Change the language")),
+    ("notifications", N_("Choose what we may write to you about")),
     ("privacy", N_("Privacy and your data")),
     ("mydata", N_("Get a copy of your data")),
     ("deleteme", N_("Delete your data")),
@@ -61,8 +62,11 @@ async def run(event: Event, ctx: Ctx) -> Go:
         return await rights.my_data(ctx)
     if name == "deleteme":
         return Go("forget.confirm")
+    if name == "notifications":
+        return Go("notif.prefs") if ctx.consented else stay()
     return stay(ctx._(N_("I don't know the command /{command}. You can use /menu, /help, "
-                         "/language, /privacy, /mydata, /deleteme and /cancel.")).format(
+                         "/language, /notifications, /privacy, /mydata, /deleteme and "
+                         "/cancel.")).format(
         command=name))
 
 

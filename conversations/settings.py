@@ -15,5 +15,6 @@ class FlowSettings:
     timezone: str = "Europe/Madrid"
     comment_max_chars: int = 2000
     services_per_page: int = 8
+    proposals_per_day: int = 3
     moderators_chat_id: int | None = None
     admin_ids: frozenset[int] = frozenset()

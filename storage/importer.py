@@ -14,6 +14,24 @@ The file format (``docs/import-example.yaml`` is a complete sample)::
             title: {es: "...", en: "..."}
             description: {es: "...", en: "..."}
 
+    proposals:                            # optional; a file may hold only proposals
+      - slug: sabados-abierto             # stable key (pr-NNNNNN is kept for citizens')
+        lab: tu-atencion                  # in this file or already imported
+        service: oficinas-registro        # optional: a service of that lab
+        title: {es: "...", en: "..."}     # at most 120 characters
+        text: {es: "...", en: "..."}      # at most 2,000 characters
+        author_kind: staff                # citizen | staff | workshop (default staff)
+        status: published                 # pending | published | under_study |
+                                          # accepted | rejected | implemented
+        answer: {es: "...", en: "..."}    # optional: the reason or the answer
+
+Proposals can also come as CSV (``.csv``, UTF-8, a header row): columns
+``slug, lab, service, author_kind, status`` and one column per language for
+each text: ``title_es, title_en, ..., text_es, ..., answer_es, ...``.
+Empty cells are left out. Re-importing updates a proposal by its slug
+(texts, service, author kind, status, answer; never its ratings). A status
+changed by an import tells nobody: ``participa proposals status`` does.
+
 Texts are per language (``{language: text}``); Spanish, the default
 language, must always be there. Phases are ``opinions``, ``proposals``,
 ``ratings``, ``workshops`` and ``results``. A date or datetime without a
@@ -32,6 +50,8 @@ transaction: a mistake leaves the database as it was.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,12 +65,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
+from storage.proposals import PRIOR_MEAN
 
 DEMO_FILE = Path(__file__).resolve().parent / "data" / "demo.yaml"
 DEFAULT_LANGUAGE = "es"
 DEFAULT_TIMEZONE = "Europe/Madrid"
 PHASES = ("opinions", "proposals", "ratings", "workshops", "results")
 YAML_SUFFIXES = (".yaml", ".yml")
+CSV_SUFFIX = ".csv"
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 64
@@ -60,7 +82,21 @@ LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 TITLE_MAX = 200
 DESCRIPTION_MAX = 3000
 
+# What a citizen can write, so a staff proposal fits the same screens.
+PROPOSAL_TITLE_MAX = 120
+PROPOSAL_TEXT_MAX = 2000
+PROPOSAL_ANSWER_MAX = 1000
+PROPOSAL_STATUSES = ("pending", "published", "under_study", "accepted", "rejected",
+                     "implemented")
+AUTHOR_KINDS = ("citizen", "staff", "workshop")
+# Citizens' own proposals get pr-NNNNNN (their reference): an import cannot take one.
+CITIZEN_SLUG = re.compile(r"^pr-[0-9]+$")
+
 LAB_KEYS = {"slug", "title", "description", "phases", "services"}
+PROPOSAL_KEYS = {"slug", "lab", "service", "title", "text", "author_kind", "status",
+                 "answer"}
+CSV_FIXED = ("slug", "lab", "service", "author_kind", "status")
+CSV_TEXTS = ("title", "text", "answer")
 SERVICE_KEYS = {"slug", "title", "description"}
 PHASE_KEYS = {"opens", "closes"}
 
@@ -92,8 +128,14 @@ class ImportReport:
     services_unchanged: int = 0
     # "lab/service" slugs in the database but not in the file: kept, not deleted.
     services_not_in_file: list[str] = field(default_factory=list)
+    proposals_created: int = 0
+    proposals_updated: int = 0
+    proposals_unchanged: int = 0
 
     def add(self, other: ImportReport) -> None:
+        self.proposals_created += other.proposals_created
+        self.proposals_updated += other.proposals_updated
+        self.proposals_unchanged += other.proposals_unchanged
         self.labs_created += other.labs_created
         self.labs_updated += other.labs_updated
         self.labs_unchanged += other.labs_unchanged
@@ -128,6 +170,24 @@ class _Lab:
     services: list[_Service]
 
 
+@dataclass(frozen=True)
+class _Proposal:
+    slug: str
+    lab: str
+    service: str | None
+    title: dict[str, str]
+    text: dict[str, str]
+    author_kind: str
+    status: str
+    answer: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Document:
+    labs: list[_Lab]
+    proposals: list[_Proposal]
+
+
 class _Reader:
     """Turns the parsed YAML into validated values, or raises ImportProblem."""
 
@@ -138,21 +198,97 @@ class _Reader:
     def problem(self, message: str, where: str = "", field: str = "") -> ImportProblem:
         return ImportProblem(self.path, message, where=where, field=field)
 
-    def document(self, data: Any) -> list[_Lab]:
+    def document(self, data: Any) -> _Document:
         if data is None:
             raise self.problem("the file is empty")
         if not isinstance(data, Mapping):
             raise self.problem("expected a mapping with a 'labs' list at the top level")
-        unknown = set(data) - {"labs"}
+        unknown = set(data) - {"labs", "proposals"}
         if unknown:
             raise self.problem(f"unknown top-level key(s): {_names(unknown)}")
-        items = data.get("labs")
-        if not isinstance(items, list) or not items:
+        items = data.get("labs", [] if "proposals" in data else None)
+        if not isinstance(items, list):
             raise self.problem("expected a non-empty list", field="labs")
         labs = [self.lab(item, index) for index, item in enumerate(items, start=1)]
         _no_duplicates([lab.slug for lab in labs], lambda slug: self.problem(
             "appears more than once in the file", where=f"lab '{slug}'", field="slug"))
-        return labs
+        proposal_items = data.get("proposals") or []
+        if not isinstance(proposal_items, list):
+            raise self.problem("expected a list", field="proposals")
+        if not labs and not proposal_items:
+            raise self.problem("expected a non-empty list", field="labs")
+        return _Document(labs, self.proposals(proposal_items))
+
+    def proposals(self, items: list[Any]) -> list[_Proposal]:
+        found = [self.proposal(item, index) for index, item in enumerate(items, start=1)]
+        _no_duplicates([p.slug for p in found], lambda slug: self.problem(
+            "appears more than once in the file", where=f"proposal '{slug}'", field="slug"))
+        return found
+
+    def proposal(self, item: Any, index: int) -> _Proposal:
+        where = f"proposal #{index}"
+        if not isinstance(item, Mapping):
+            raise self.problem("expected a mapping", where=where)
+        slug = self.slug(item, where)
+        where = f"proposal '{slug}'"
+        if CITIZEN_SLUG.match(slug):
+            raise self.problem(f"{slug!r} is kept for citizens' proposals (pr-NNNNNN): "
+                               "choose another slug", where=where, field="slug")
+        self.known_keys(item, PROPOSAL_KEYS, where)
+        lab = self.slug({"slug": item.get("lab")}, where, field="lab")
+        service = None
+        if item.get("service") not in (None, ""):
+            service = self.slug({"slug": item.get("service")}, where, field="service")
+        author_kind = self.choice(item, "author_kind", AUTHOR_KINDS, "staff", where)
+        status = self.choice(item, "status", PROPOSAL_STATUSES, "published", where)
+        return _Proposal(
+            slug, lab, service,
+            self.texts(item, "title", where, PROPOSAL_TITLE_MAX, required=True),
+            self.texts(item, "text", where, PROPOSAL_TEXT_MAX, required=True),
+            author_kind, status,
+            self.texts(item, "answer", where, PROPOSAL_ANSWER_MAX, required=False))
+
+    def choice(self, item: Mapping, name: str, known: tuple[str, ...], default: str,
+               where: str) -> str:
+        value = item.get(name)
+        if value in (None, ""):
+            return default
+        if value not in known:
+            raise self.problem(f"{value!r} is not one of {', '.join(known)}", where=where,
+                               field=name)
+        return str(value)
+
+    def csv_rows(self, source: str) -> _Document:
+        """Proposals from CSV: fixed columns plus title_LANG, text_LANG, answer_LANG."""
+        reader = csv.DictReader(io.StringIO(source.removeprefix("\ufeff")))
+        header = [name.strip() for name in reader.fieldnames or []]
+        if not header:
+            raise self.problem("the file is empty")
+        missing = [name for name in ("slug", "lab", "title_es", "text_es") if name not in header]
+        if missing:
+            raise self.problem(f"missing column(s) {', '.join(missing)} (proposals need "
+                               f"{', '.join(CSV_FIXED)}, title_LANG, text_LANG, answer_LANG)")
+        for name in header:
+            base, _, language = name.partition("_")
+            if name not in CSV_FIXED and (base not in CSV_TEXTS
+                                          or not LANGUAGE.match(language)):
+                raise self.problem(f"unknown column {name!r}")
+        items = []
+        for row in reader:
+            cells = {(key or "").strip(): (value or "").strip() for key, value in row.items()}
+            if not any(cells.values()):
+                continue
+            item: dict[str, Any] = {key: cells[key] for key in CSV_FIXED
+                                    if cells.get(key)}
+            for text in CSV_TEXTS:
+                texts = {key.partition("_")[2]: value for key, value in cells.items()
+                         if key.partition("_")[0] == text and key not in CSV_FIXED and value}
+                if texts:
+                    item[text] = texts
+            items.append(item)
+        if not items:
+            raise self.problem("no proposals in the file")
+        return _Document([], self.proposals(items))
 
     def lab(self, item: Any, index: int) -> _Lab:
         where = f"lab #{index}"
@@ -198,17 +334,17 @@ class _Reader:
             raise self.problem(f"unknown key(s) {_names(unknown)} (known: {_names(known)})",
                                where=where)
 
-    def slug(self, item: Mapping, where: str) -> str:
+    def slug(self, item: Mapping, where: str, field: str = "slug") -> str:
         slug = item.get("slug")
         if slug is None or slug == "":
             raise self.problem("missing (every item needs a stable slug)", where=where,
-                               field="slug")
+                               field=field)
         if not isinstance(slug, str):
-            raise self.problem(f"{slug!r} is not text (quote it)", where=where, field="slug")
+            raise self.problem(f"{slug!r} is not text (quote it)", where=where, field=field)
         if len(slug) > SLUG_MAX or not SLUG.match(slug):
             raise self.problem(
                 f"{slug!r} is not a slug (lower-case letters, digits and single hyphens, "
-                f"at most {SLUG_MAX} characters)", where=where, field="slug")
+                f"at most {SLUG_MAX} characters)", where=where, field=field)
         return slug
 
     def texts(self, item: Mapping, name: str, where: str, limit: int, *,
@@ -285,18 +421,25 @@ def _no_duplicates(slugs: list[str], problem: Any) -> None:
         seen.add(slug)
 
 
-def read_file(path: Path, timezone: str = DEFAULT_TIMEZONE) -> list[_Lab]:
+def read_file(path: Path, timezone: str = DEFAULT_TIMEZONE) -> _Document:
     """Parse and validate ``path`` without touching the database."""
     path = Path(path)
-    if path.suffix.lower() not in YAML_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix not in (*YAML_SUFFIXES, CSV_SUFFIX):
         raise ImportProblem(path, f"unsupported file type {path.suffix or '(none)'!r}: "
-                                  "only YAML (.yaml, .yml) can be imported")
+                                  "only YAML (.yaml, .yml) or, for proposals, CSV (.csv) "
+                                  "can be imported")
     try:
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ImportProblem(path, "no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ImportProblem(path, f"cannot be read as UTF-8 text ({error})") from None
+    if suffix == CSV_SUFFIX:
+        try:
+            return _Reader(path, ZoneInfo(timezone)).csv_rows(source)
+        except csv.Error as error:
+            raise ImportProblem(path, f"not valid CSV ({error})") from None
     try:
         data = yaml.safe_load(source)
     except yaml.YAMLError as error:
@@ -315,11 +458,13 @@ async def import_file(sessions: async_sessionmaker, path: Path, now: datetime, *
     """Create or update the labs and services in ``path``, in one transaction."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    labs = read_file(path, timezone)
+    document = read_file(path, timezone)
     report = ImportReport()
     async with sessions() as session, session.begin():
-        for lab in labs:
+        for lab in document.labs:
             await _save_lab(session, lab, now, report)
+        for proposal in document.proposals:
+            await _save_proposal(session, path, proposal, now, report)
     return report
 
 
@@ -396,3 +541,43 @@ async def _save_services(session: AsyncSession, lab_id: int, lab: _Lab,
     for position, row in enumerate(left_out, start=len(lab.services)):
         row.position = position
     report.services_not_in_file.extend(f"{lab.slug}/{row.slug}" for row in left_out)
+
+
+async def _save_proposal(session: AsyncSession, path: Path, proposal: _Proposal,
+                         now: datetime, report: ImportReport) -> None:
+    where = f"proposal '{proposal.slug}'"
+    lab_id = (await session.execute(
+        select(m.Lab.id).where(m.Lab.slug == proposal.lab))).scalar_one_or_none()
+    if lab_id is None:
+        raise ImportProblem(path, f"no lab {proposal.lab!r} in the file or the database",
+                            where=where, field="lab")
+    service_id = None
+    if proposal.service is not None:
+        service_id = (await session.execute(select(m.Service.id).where(
+            m.Service.lab_id == lab_id, m.Service.slug == proposal.service))
+        ).scalar_one_or_none()
+        if service_id is None:
+            raise ImportProblem(path, f"lab {proposal.lab!r} has no service "
+                                      f"{proposal.service!r}", where=where, field="service")
+    row = (await session.execute(
+        select(m.Proposal).where(m.Proposal.slug == proposal.slug))).scalar_one_or_none()
+    values = {"lab_id": lab_id, "service_id": service_id, "title": proposal.title,
+              "description": proposal.text, "author_kind": proposal.author_kind,
+              "status": proposal.status, "answer": proposal.answer}
+    if row is None:
+        session.add(m.Proposal(
+            slug=proposal.slug, citizen_id=None, language=DEFAULT_LANGUAGE, rated_1=0,
+            rated_2=0, rated_3=0, rated_4=0, rated_5=0, ratings_count=0, ratings_sum=0,
+            rank_score=PRIOR_MEAN, created_at=now, updated_at=now, status_changed_at=now,
+            **values))
+        report.proposals_created += 1
+    elif {key: getattr(row, key) for key in values} != values:
+        if row.status != proposal.status:
+            row.status_changed_at = now
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = now
+        report.proposals_updated += 1
+    else:
+        report.proposals_unchanged += 1
+    await session.flush()

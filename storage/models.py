@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -258,3 +259,85 @@ class ChatMigration(Base):
     old_chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     new_chat_id: Mapped[int] = mapped_column(BigInteger)
     migrated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+PROPOSAL_STATUSES = ("pending", "published", "under_study", "accepted", "rejected",
+                     "implemented")
+AUTHOR_KINDS = ("citizen", "staff", "workshop")
+
+
+class Proposal(Base):
+    """A proposal to improve a lab's services, written by a citizen, the staff
+    or a workshop. Its reference (``PR-000045``) is its id.
+
+    The rating aggregates (per-score counts, count, sum and ``rank_score``)
+    live on the row and change in the transaction of each rating, under the
+    row's lock (see :mod:`storage.proposals`): a list page sorted by rank or
+    a detail view with the distribution then reads one row per proposal
+    instead of aggregating 100,000 ratings, which is what keeps them under
+    20 ms. ``rank_score`` is a Bayesian average (see README, "Ranking").
+    """
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'published', 'under_study', 'accepted', "
+                        "'rejected', 'implemented')", name="known_status"),
+        CheckConstraint("author_kind IN ('citizen', 'staff', 'workshop')",
+                        name="known_author_kind"),
+        # The list pages: newest or best-rated first, within a lab or one service.
+        Index("ix_proposals_lab_newest", "lab_id", "created_at", "id"),
+        Index("ix_proposals_lab_rank", "lab_id", "rank_score", "id"),
+        Index("ix_proposals_service_newest", "service_id", "created_at", "id"),
+        Index("ix_proposals_service_rank", "service_id", "rank_score", "id"),
+        # "page m of n" counts the visible ones without reading the rows.
+        Index("ix_proposals_lab_status", "lab_id", "status"),
+        # The daily limit and "My participation".
+        Index("ix_proposals_citizen_created", "citizen_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="RESTRICT"))
+    service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("services.id", ondelete="SET NULL"))
+    title: Mapped[dict[str, str]] = mapped_column(Json)
+    description: Mapped[dict[str, str]] = mapped_column(Json)
+    author_kind: Mapped[str] = mapped_column(String(16))
+    citizen_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"))
+    language: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    # The reason for a rejection or the administration's answer, per language.
+    answer: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+    rated_1: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    rated_2: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    rated_3: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    rated_4: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    rated_5: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    ratings_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    ratings_sum: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    rank_score: Mapped[float] = mapped_column(Float, default=3.0, server_default=text("3.0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProposalRating(Base):
+    """One citizen's 1-5 rating of a proposal; rating again changes it.
+
+    Erasure unlinks the row (``citizen_id`` NULL): the score stays in the
+    aggregates, and NULLs never collide in the unique constraint.
+    """
+
+    __tablename__ = "proposal_ratings"
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "citizen_id"),
+        CheckConstraint("score BETWEEN 1 AND 5", name="score_1_to_5"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    citizen_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
+    score: Mapped[int] = mapped_column(SmallInteger)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -30,7 +30,7 @@ NOT_PERSONAL: dict[str, str] = {
 # Tables with personal data, in the order they are exported.
 PERSONAL: tuple[str, ...] = (
     "citizens", "consents", "notification_preferences", "roles", "opinions",
-    "conversation_states", "outbox",
+    "proposals", "proposal_ratings", "conversation_states", "outbox",
 )
 
 
@@ -55,6 +55,8 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
         "notification_preferences": m.NotificationPreferences.citizen_id == by_citizen,
         "roles": m.Role.citizen_id == by_citizen,
         "opinions": m.Opinion.citizen_id == by_citizen,
+        "proposals": m.Proposal.citizen_id == by_citizen,
+        "proposal_ratings": m.ProposalRating.citizen_id == by_citizen,
         "conversation_states": m.ConversationState.user_id == telegram_id,
         "outbox": or_(m.OutboxMessage.citizen_id == by_citizen,
                       m.OutboxMessage.chat_id == telegram_id),
@@ -86,8 +88,9 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
                 now: datetime) -> Erasure:
     """Erase or anonymise everything about this person, in the caller's transaction.
 
-    Ratings stay in the totals, unlinked from the person. Comments, voice
-    notes and photos go, unless ``keep_comments`` (then they stay, anonymous).
+    Ratings (of services and of proposals) stay in the totals, unlinked from
+    the person. Comments, voice notes, photos and the texts of their
+    proposals go, unless ``keep_comments`` (then they stay, anonymous).
     Queued messages to them are cancelled and their text blanked.
     """
     done = Erasure(kept_comments=keep_comments)
@@ -101,6 +104,27 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
     result = await session.execute(update(m.Opinion).where(where["opinions"])
                                    .values(**opinion_values))
     done.add("opinions", result.rowcount or 0)
+
+    # Ratings stay in the proposals' totals (kept on the proposal rows), unlinked;
+    # NULLs never collide in the (proposal, citizen) unique constraint.
+    result = await session.execute(update(m.ProposalRating).where(where["proposal_ratings"])
+                                   .values(citizen_id=None))
+    done.add("proposal_ratings", result.rowcount or 0)
+    # Their proposals: kept anonymously with the comments, or else the text goes.
+    # A pending one nobody has seen goes entirely; a published one keeps its
+    # row (others' ratings and the administration's answer hang on it) with
+    # its title and text emptied, shown as "deleted by its author".
+    erased_proposals = 0
+    if not keep_comments:
+        result = await session.execute(delete(m.Proposal).where(
+            where["proposals"], m.Proposal.status == "pending"))
+        erased_proposals += result.rowcount or 0
+    proposal_values: dict[str, Any] = {"citizen_id": None}
+    if not keep_comments:
+        proposal_values.update(title={}, description={})
+    result = await session.execute(update(m.Proposal).where(where["proposals"])
+                                   .values(**proposal_values))
+    done.add("proposals", erased_proposals + (result.rowcount or 0))
 
     result = await session.execute(
         update(m.OutboxMessage).where(where["outbox"])

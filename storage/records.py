@@ -70,3 +70,93 @@ class StateRecord:
     step: int = 0
     data: dict = field(default_factory=dict)
     is_new: bool = True
+
+
+# Proposals others can see. Pending ones wait for moderation; rejected ones
+# are told to their author and raters (with the reason), not listed.
+VISIBLE_STATUSES = ("published", "under_study", "accepted", "implemented")
+
+
+@dataclass(frozen=True, slots=True)
+class Ratings:
+    """A proposal's ratings: how many gave each score, 1 to 5."""
+
+    distribution: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+
+    @property
+    def count(self) -> int:
+        return sum(self.distribution)
+
+    @property
+    def average(self) -> float | None:
+        if not self.count:
+            return None
+        return sum(score * n for score, n in enumerate(self.distribution, start=1)) / self.count
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalRecord:
+    id: int
+    slug: str
+    lab_id: int
+    service_id: int | None
+    title: dict[str, str]
+    description: dict[str, str]
+    author_kind: str
+    status: str
+    answer: dict[str, str]
+    ratings: Ratings
+    created_at: datetime
+    citizen_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalPage:
+    items: list[ProposalRecord]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewProposal:
+    lab_id: int
+    service_id: int | None
+    title: str
+    description: str
+    citizen_id: int
+    language: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A citizen to tell about something they took part in."""
+
+    citizen_id: int
+    telegram_id: int
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    proposal: ProposalRecord
+    previous: str
+    recipients: list[Recipient]
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencesRecord:
+    participation_updates: bool = True
+    news: bool = False
+    workshop_invitations: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipationItem:
+    """One line of "My participation": an opinion, a proposal or a rating."""
+
+    kind: str  # "opinion" | "proposal" | "rating"
+    number: int  # the opinion's or proposal's id (its reference)
+    title: dict[str, str]
+    status: str | None
+    score: int | None
+    at: datetime

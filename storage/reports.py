@@ -56,11 +56,77 @@ async def opinions_table(session: AsyncSession, lab_slug: str | None,
     return list(OPINION_COLUMNS), rows
 
 
+PROPOSAL_COLUMNS = ["reference", "slug", "created_at", "lab_slug", "service_slug", "title",
+                    "text", "author_kind", "status", "answer", "ratings", "average",
+                    "rank_score", "rated_1", "rated_2", "rated_3", "rated_4", "rated_5"]
+# A proposal whose author erased their data without keeping their texts.
+ERASED = "(deleted by its author)"
+RATING_COLUMNS = ["proposal_reference", "proposal_slug", "lab_slug", "score", "rated_at"]
+
+
+def _average(count: int, total: int) -> float | None:
+    return round(total / count, 2) if count else None
+
+
+async def proposals_table(session: AsyncSession, lab_slug: str | None,
+                          language: str = "es") -> tuple[list[str], list[tuple]]:
+    """Every proposal with its ratings summary (counts kept on the proposal row)."""
+    p = m.Proposal
+    query = (select(p, m.Lab.slug, m.Service.slug)
+             .join(m.Lab, m.Lab.id == p.lab_id)
+             .outerjoin(m.Service, m.Service.id == p.service_id)
+             .order_by(p.id))
+    if lab_slug is not None:
+        query = query.where(m.Lab.slug == lab_slug)
+    rows = [
+        (reference("PR", row.id), row.slug, row.created_at, lab, service,
+         pick(row.title, language) or ERASED, pick(row.description, language) or ERASED,
+         row.author_kind,
+         row.status, pick(row.answer, language) or None, row.ratings_count,
+         _average(row.ratings_count, row.ratings_sum), round(row.rank_score, 3),
+         row.rated_1, row.rated_2, row.rated_3, row.rated_4, row.rated_5)
+        for row, lab, service in await session.execute(query)
+    ]
+    return list(PROPOSAL_COLUMNS), rows
+
+
+async def ratings_table(session: AsyncSession, lab_slug: str | None,
+                        language: str = "es") -> tuple[list[str], list[tuple]]:
+    """Every rating, anonymous (no citizen), in the order they were last given."""
+    r, p = m.ProposalRating, m.Proposal
+    query = (select(p.id, p.slug, m.Lab.slug, r.score, r.rated_at)
+             .join(p, p.id == r.proposal_id).join(m.Lab, m.Lab.id == p.lab_id)
+             .order_by(r.rated_at, r.id))
+    if lab_slug is not None:
+        query = query.where(m.Lab.slug == lab_slug)
+    rows = [(reference("PR", proposal_id), slug, lab, score, rated_at)
+            for proposal_id, slug, lab, score, rated_at in await session.execute(query)]
+    return list(RATING_COLUMNS), rows
+
+
+async def proposals_section(session: AsyncSession, lab_id: int, language: str) -> Section:
+    """The lab's proposals for the report: best ranked first, with status and answer."""
+    p = m.Proposal
+    found = (await session.execute(
+        select(p).where(p.lab_id == lab_id, p.status != "pending")
+        .order_by(p.rank_score.desc(), p.id))).scalars().all()
+    return Section(
+        "Proposals",
+        ["reference", "title", "author_kind", "status", "answer", "ratings", "average",
+         "rated_1", "rated_2", "rated_3", "rated_4", "rated_5"],
+        [(reference("PR", row.id), pick(row.title, language) or ERASED, row.author_kind,
+          row.status,
+          pick(row.answer, language) or None, row.ratings_count,
+          _average(row.ratings_count, row.ratings_sum), row.rated_1, row.rated_2, row.rated_3,
+          row.rated_4, row.rated_5) for row in found])
+
+
 async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: datetime,
                      ) -> list[Section] | None:
     """The lab's report for the results event: totals, opinions by service with
     their average and distribution, and the comments, anonymous. None when
-    there is no such lab. (Proposals and workshops join it with their journeys.)"""
+    there is no such lab. Proposals (all but those waiting for moderation) come
+    last; workshops join it with their journey."""
     lab = (await session.execute(select(m.Lab).where(m.Lab.slug == lab_slug))
            ).scalar_one_or_none()
     if lab is None:
@@ -108,4 +174,5 @@ async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: d
         .order_by(m.Service.position, m.Opinion.created_at))).all()
     return [summary, per_service,
             Section("Comments", ["service_slug", "rating", "created_at", "comment"],
-                    [tuple(row) for row in comments])]
+                    [tuple(row) for row in comments]),
+            await proposals_section(session, lab.id, language)]

@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage import models as m
 from storage import personal_data
 from storage.outbox import SqlOutbox
+from storage.proposals import SqlProposals
 from storage.records import (
     CitizenRecord,
     ConsentRecord,
     LabRecord,
     NewOpinion,
+    PreferencesRecord,
     ServiceRecord,
     StateRecord,
 )
@@ -222,6 +224,31 @@ class SqlOpinions:
         return row.id
 
 
+PREFERENCES = ("participation_updates", "news", "workshop_invitations")
+
+
+class SqlPreferences:
+    """What a citizen wants to hear about. No row means the defaults."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, citizen_id: int) -> PreferencesRecord:
+        row = await self.session.get(m.NotificationPreferences, citizen_id)
+        if row is None:
+            return PreferencesRecord()
+        return PreferencesRecord(row.participation_updates, row.news, row.workshop_invitations)
+
+    async def set(self, citizen_id: int, name: str, value: bool, now: datetime) -> None:
+        if name not in PREFERENCES:
+            raise ValueError(f"unknown preference {name!r}")
+        stmt = insert_for(self.session, m.NotificationPreferences).values(
+            citizen_id=citizen_id, updated_at=now, **{name: value}
+        ).on_conflict_do_update(index_elements=["citizen_id"],
+                                set_={name: value, "updated_at": now})
+        await self.session.execute(stmt)
+
+
 class SqlPersonalData:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -250,6 +277,8 @@ class SqlUnitOfWork:
         self.opinions = SqlOpinions(self.session)
         self.outbox = SqlOutbox(self.session)
         self.personal = SqlPersonalData(self.session)
+        self.preferences = SqlPreferences(self.session)
+        self.proposals = SqlProposals(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

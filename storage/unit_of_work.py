@@ -17,8 +17,14 @@ from storage.records import (
     ConsentRecord,
     LabRecord,
     NewOpinion,
+    NewProposal,
+    ParticipationItem,
+    PreferencesRecord,
+    ProposalPage,
+    ProposalRecord,
     ServiceRecord,
     StateRecord,
+    StatusChange,
 )
 
 
@@ -77,6 +83,26 @@ class PersonalDataRepo(Protocol):
                     now: datetime) -> Erasure: ...
 
 
+class PreferencesRepo(Protocol):
+    async def get(self, citizen_id: int) -> PreferencesRecord: ...
+    async def set(self, citizen_id: int, name: str, value: bool, now: datetime) -> None: ...
+
+
+class ProposalsRepo(Protocol):
+    async def page(self, lab_id: int, service_id: int | None, order: str, page: int,
+                   per_page: int) -> ProposalPage: ...
+    async def visible(self, proposal_id: int) -> ProposalRecord | None: ...
+    async def by_slug(self, slug: str) -> ProposalRecord | None: ...
+    async def my_rating(self, proposal_id: int, citizen_id: int) -> int | None: ...
+    async def rate(self, proposal_id: int, citizen_id: int, score: int,
+                   now: datetime) -> ProposalRecord | None: ...
+    async def submit(self, proposal: NewProposal) -> int: ...
+    async def submitted_since(self, citizen_id: int, since: datetime) -> int: ...
+    async def change_status(self, slug: str, status: str, answer: dict[str, str] | None,
+                            now: datetime) -> StatusChange | None: ...
+    async def participation(self, citizen_id: int) -> list[ParticipationItem]: ...
+
+
 class UnitOfWork(Protocol):
     updates: UpdatesRepo
     conversations: ConversationsRepo
@@ -85,6 +111,9 @@ class UnitOfWork(Protocol):
     opinions: OpinionsRepo
     outbox: OutboxRepo
     personal: PersonalDataRepo
+    # SQL only (not in the in-memory fake): their journeys run on a database.
+    preferences: PreferencesRepo
+    proposals: ProposalsRepo
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -23,10 +23,14 @@ _QUOTED = re.compile(r"“([^”]+)”")
 NAMES = {"OK", "Participa", "Cl@ve"}
 # Reviewed by a translator: the same word as in Spanish, and the right one.
 SAME_AS_SPANISH = {
-    "ca": {"Main menu", "Photo", "Previous", "administrator", "moderator"},
+    "ca": {"Main menu", "Photo", "Previous", "Published", "administrator", "moderator"},
     "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Send",
-           "administrator", "moderator"},
+           "Accepted", "Opinion {ref} on {service}: {stars} ({date})", "Published",
+           "Reason: {answer}", "Status: {status}", "Title: {title}", "{name}: off",
+           "{name}: on", "administrator", "moderator"},
     "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Send", "Skip",
+           "Page {page} of {pages}", "Published", "Reason: {answer}", "Saved.",
+           "Status: {status}", "Title: {title}", "{sorting} · page {page} of {pages}",
            "administrator", "moderator"},
 }
 

@@ -89,6 +89,97 @@ async def test_demo_loads_one_lab_with_eight_services(sessions) -> None:  # type
         assert set(item.description) == DEMO_LANGUAGES, item.slug
 
 
+async def test_demo_has_proposals_in_every_status(sessions) -> None:  # type: ignore[no-untyped-def]
+    report = await import_demo(sessions, NOW)
+    assert report.proposals_created >= 8
+    async with sessions() as session:
+        proposals = (await session.execute(select(m.Proposal))).scalars().all()
+    assert {p.status for p in proposals} == set(m.PROPOSAL_STATUSES)
+    assert {p.author_kind for p in proposals} == set(m.AUTHOR_KINDS)
+    assert all(p.lab_id == proposals[0].lab_id for p in proposals)
+
+
+def test_demo_proposals_are_translated_into_every_language() -> None:
+    proposals = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))["proposals"]
+    assert len(proposals) >= 8
+    for item in proposals:
+        for name, limit in (("title", 120), ("text", 2000), ("answer", 1000)):
+            if name == "answer" and name not in item:
+                continue
+            texts = item[name]
+            where = f"{item['slug']}.{name}"
+            assert set(texts) == DEMO_LANGUAGES, where
+            for language, text in texts.items():
+                assert isinstance(text, str) and text.strip(), f"{where}.{language}"
+                assert len(text.strip()) <= limit, f"{where}.{language}"
+            for language in DEMO_LANGUAGES - {"es", "en"}:
+                assert texts[language] != texts["es"], f"{where}.{language}"
+
+
+PROPOSALS_YAML = """
+proposals:
+  - slug: mas-horario
+    lab: lab-a
+    service: uno
+    title: {es: "Más horario", en: "Longer hours"}
+    text: {es: "Abrir por la tarde", en: "Open in the afternoon"}
+    author_kind: workshop
+    status: under_study
+"""
+
+PROPOSALS_CSV = (
+    "slug,lab,service,author_kind,status,title_es,title_en,text_es,text_en,answer_es\r\n"
+    "mas-horario,lab-a,dos,staff,accepted,Más horario,Longer hours,Abrir,Open,Hecho\r\n"
+    "otra,lab-a,,,,\"Otra, con coma\",,Texto,,\r\n"
+)
+
+
+async def proposals_in(sessions) -> list:  # type: ignore[no-untyped-def]
+    async with sessions() as session:
+        return (await session.execute(select(m.Proposal).order_by(m.Proposal.id))
+                ).scalars().all()
+
+
+async def test_proposals_import_from_yaml_and_csv_and_update_by_slug(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await import_file(sessions, write(tmp_path, SMALL), NOW)
+    report = await import_file(sessions, write(tmp_path, PROPOSALS_YAML, "p.yaml"), NOW)
+    assert report.proposals_created == 1
+    [first] = await proposals_in(sessions)
+    assert (first.status, first.author_kind, first.title["en"]) == \
+        ("under_study", "workshop", "Longer hours")
+    report = await import_file(sessions, write(tmp_path, PROPOSALS_CSV, "p.csv"), NOW)
+    assert (report.proposals_created, report.proposals_updated) == (1, 1)
+    updated, other = await proposals_in(sessions)
+    assert updated.id == first.id and updated.status == "accepted"
+    assert updated.answer == {"es": "Hecho"} and updated.author_kind == "staff"
+    assert (other.title, other.status, other.author_kind, other.service_id) == \
+        ({"es": "Otra, con coma"}, "published", "staff", None)
+    again = await import_file(sessions, write(tmp_path, PROPOSALS_CSV, "p.csv"), NOW)
+    assert (again.proposals_created, again.proposals_unchanged) == (0, 2)
+
+
+@pytest.mark.parametrize(("text", "fragments"), [
+    pytest.param(PROPOSALS_YAML.replace("lab: lab-a", "lab: nowhere"),
+                 ["proposal 'mas-horario'", "lab", "'nowhere'"], id="unknown-lab"),
+    pytest.param(PROPOSALS_YAML.replace("service: uno", "service: tres"),
+                 ["proposal 'mas-horario'", "service", "'tres'"], id="unknown-service"),
+    pytest.param(PROPOSALS_YAML.replace("status: under_study", "status: maybe"),
+                 ["proposal 'mas-horario'", "status", "'maybe'"], id="unknown-status"),
+    pytest.param(PROPOSALS_YAML.replace("slug: mas-horario", "slug: pr-000001"),
+                 ["proposal 'pr-000001'", "kept for citizens"], id="citizen-slug"),
+    pytest.param(PROPOSALS_YAML.replace('"Más horario"', '"' + "x" * 121 + '"'),
+                 ["proposal 'mas-horario'", "title.es", "longer than 120"], id="long-title"),
+])
+async def test_invalid_proposals_are_rejected_and_nothing_is_written(  # type: ignore[no-untyped-def]
+        sessions, tmp_path, text, fragments) -> None:
+    await import_file(sessions, write(tmp_path, SMALL), NOW)
+    with pytest.raises(ImportProblem) as raised:
+        await import_file(sessions, write(tmp_path, text, "p.yaml"), NOW)
+    for fragment in fragments:
+        assert fragment in str(raised.value), (fragment, str(raised.value))
+    assert await proposals_in(sessions) == []
+
+
 def test_demo_texts_are_translated_into_every_language() -> None:
     lab = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))["labs"][0]
     items = [lab, *lab["services"]]
@@ -133,6 +224,8 @@ async def test_importing_twice_changes_nothing(sessions) -> None:  # type: ignor
     assert (again.labs_created, again.labs_updated, again.labs_unchanged) == (0, 0, 1)
     assert (again.services_created, again.services_updated, again.services_unchanged) == (0, 0, 8)
     assert again.services_not_in_file == []
+    assert (again.proposals_created, again.proposals_updated, again.proposals_unchanged) == \
+        (0, 0, 9)
     assert await counts(sessions) == before
 
 
@@ -198,7 +291,10 @@ async def test_removed_phase_is_removed(sessions, tmp_path) -> None:  # type: ig
 async def test_the_documented_example_imports(sessions) -> None:  # type: ignore[no-untyped-def]
     report = await import_file(sessions, EXAMPLE, NOW)
 
-    assert (report.labs_created, report.services_created) == (1, 3)
+    assert (report.labs_created, report.services_created, report.proposals_created) == (1, 3, 1)
+    csv_report = await import_file(sessions, EXAMPLE.with_name("import-proposals-example.csv"),
+                                   NOW)
+    assert csv_report.proposals_created == 1
     async with sessions() as session:
         phases = {p.phase: p for p in (await session.execute(select(m.LabPhase))).scalars()}
     # A date alone closes at the end of that day, Madrid time (CEST in April).
@@ -263,8 +359,10 @@ async def test_invalid_file_is_rejected_naming_item_and_field(  # type: ignore[n
     assert await counts(sessions) == before
 
 
-async def test_only_yaml_files_are_accepted(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ImportProblem, match=r"services\.csv.*only YAML"):
+async def test_only_yaml_and_proposal_csv_files_are_accepted(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ImportProblem, match=r"services\.txt.*only YAML.*CSV"):
+        await import_file(sessions, write(tmp_path, "slug,title\n", "services.txt"), NOW)
+    with pytest.raises(ImportProblem, match=r"services\.csv.*missing column.*title_es"):
         await import_file(sessions, write(tmp_path, "slug,title\n", "services.csv"), NOW)
 
 

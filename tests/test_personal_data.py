@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import ForeignKey, select
+from sqlalchemy import ForeignKey, select, update
 
 from conversations.vocabulary import Document, Notify
 from storage import models as m
@@ -15,9 +15,11 @@ from storage.outbox import NewNotification
 from storage.personal_data import NOT_PERSONAL, PERSONAL, purge_inactive
 from storage.sql import SqlUnitOfWork
 from tests.harness import NOW, Person, SqlBackend, make_engine
+from tests.proposals_fixtures import add_proposals, rows
 
 PERSON_COLUMNS = {"telegram_id", "user_id", "citizen_id", "chat_id"}
 USERNAME, COMMENT = "ana_rights", "My neighbour Juan Pérez waited 3 hours"
+PROPOSAL = "Saturday opening for everyone"
 
 
 def test_every_table_is_classified_and_personal_ones_are_covered():
@@ -51,7 +53,26 @@ async def person_with_everything(backend) -> Person:  # type: ignore[no-untyped-
     await ana.press("4")
     await ana.text(COMMENT)
     await ana.press("Send")
+    await ana.press("Main menu")
     async with backend.sessions() as session:
+        lab_id = (await session.execute(select(m.Lab.id))).scalar_one()
+        for phase in ("proposals", "ratings"):
+            session.add(m.LabPhase(lab_id=lab_id, phase=phase, opens_at=NOW - timedelta(days=1)))
+        await session.commit()
+    [published] = await add_proposals(backend.sessions, lab_id, 1, prefix="Staff idea")
+    await ana.press("Proposals")
+    await ana.press("All proposals")
+    await ana.press("1. Staff idea 1")
+    await ana.press("4")
+    await ana.press("Back")
+    await ana.press("Submit a proposal")
+    await ana.text(PROPOSAL)
+    await ana.text(COMMENT)
+    await ana.press("General")
+    await ana.press("Send")
+    async with backend.sessions() as session:  # a moderator publishes it
+        await session.execute(update(m.Proposal).where(m.Proposal.id != published)
+                              .values(status="published"))
         citizen = (await session.execute(select(m.Citizen))).scalar_one()
         session.add(m.Role(citizen_id=citizen.id, role="moderator", granted_at=NOW))
         await session.commit()
@@ -76,9 +97,12 @@ async def test_mydata_holds_every_personal_table(sql_backend):  # type: ignore[n
     assert empty == [], f"no rows exported for {empty}"
     assert data["citizens"][0]["username"] == USERNAME
     assert data["opinions"][0]["comment"] == COMMENT
+    assert data["proposals"][0]["title"] == {"en": PROPOSAL}
+    assert data["proposal_ratings"][0]["score"] == 4
     assert "someone_else" not in document.content.decode()
     summary = outcome.replies[-1].text
     assert "Opinions: 1" in summary and "Your profile: 1" in summary
+    assert "Proposals: 1" in summary and "Ratings of proposals: 1" in summary
 
 
 async def everything_in_the_database(backend) -> str:  # type: ignore[no-untyped-def]
@@ -109,6 +133,13 @@ async def test_deleteme_leaves_nothing_that_identifies_them(sql_backend, choice)
     kept = choice.startswith("Keep")
     assert (opinion["comment"] == COMMENT) is kept
     assert citizen_id not in [o["citizen_id"] for o in await sql_backend.opinions()]
+    [rating] = await rows(sql_backend.sessions, m.ProposalRating)
+    assert rating["citizen_id"] is None and rating["score"] == 4
+    staff, own = await rows(sql_backend.sessions, m.Proposal)
+    assert staff["ratings_count"] == 1 and staff["rated_4"] == 1  # still in the totals
+    assert own["citizen_id"] is None and own["status"] == "published"
+    assert (own["title"] == {"en": PROPOSAL}) is kept
+    assert (own["description"] == {}) is not kept
     async with sql_backend.sessions() as session:
         statuses = (await session.execute(select(m.OutboxMessage.status))).scalars().all()
     assert statuses == ["cancelled"]

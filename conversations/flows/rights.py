@@ -40,6 +40,8 @@ TABLE_LABELS = {
     "notification_preferences": N_("Notification preferences"),
     "roles": N_("Roles"),
     "opinions": N_("Opinions"),
+    "proposals": N_("Proposals"),
+    "proposal_ratings": N_("Ratings of proposals"),
     "conversation_states": N_("Where you are in the conversation"),
     "outbox": N_("Messages to you"),
     "outbox_cancelled": N_("Messages to you not sent yet (cancelled)"),
