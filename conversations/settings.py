@@ -16,4 +16,6 @@ class FlowSettings:
     comment_max_chars: int = 2000
     services_per_page: int = 8
     moderators_chat_id: int | None = None
+    moderators_topics: bool = False  # the group has topics: one per ticket
+    inbox_page_size: int = 10
     admin_ids: frozenset[int] = frozenset()

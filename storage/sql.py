@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
 from storage import personal_data
+from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import SqlOutbox
 from storage.records import (
     CitizenRecord,
@@ -250,6 +251,11 @@ class SqlUnitOfWork:
         self.opinions = SqlOpinions(self.session)
         self.outbox = SqlOutbox(self.session)
         self.personal = SqlPersonalData(self.session)
+        self.staff = SqlStaff(self.session)
+        self.audit = SqlAudit(self.session)
+        self.tickets = SqlTickets(self.session)
+        self.moderation = SqlModeration(self.session)
+        self.chats = SqlChats(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

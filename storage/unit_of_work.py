@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, Self
 
+from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import NewNotification
 from storage.personal_data import Erasure
 from storage.records import (
@@ -78,6 +79,9 @@ class PersonalDataRepo(Protocol):
 
 
 class UnitOfWork(Protocol):
+    """``staff``, ``audit``, ``tickets``, ``moderation`` and ``chats`` are SQL-only
+    (:mod:`storage.moderation`); the in-memory benchmark double has none of them."""
+
     updates: UpdatesRepo
     conversations: ConversationsRepo
     citizens: CitizensRepo
@@ -85,6 +89,11 @@ class UnitOfWork(Protocol):
     opinions: OpinionsRepo
     outbox: OutboxRepo
     personal: PersonalDataRepo
+    staff: SqlStaff
+    audit: SqlAudit
+    tickets: SqlTickets
+    moderation: SqlModeration
+    chats: SqlChats
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

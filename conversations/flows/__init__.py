@@ -1,5 +1,15 @@
 """The state machines. Importing this package registers every flow."""
 
-from conversations.flows import menu, onboarding, opinion, preferences, rights
+from conversations.flows import (
+    menu,
+    moderation,
+    onboarding,
+    opinion,
+    preferences,
+    rights,
+    staff,
+    tickets,
+)
 
-__all__ = ["menu", "onboarding", "opinion", "preferences", "rights"]
+__all__ = ["menu", "moderation", "onboarding", "opinion", "preferences", "rights", "staff",
+           "tickets"]

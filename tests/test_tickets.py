@@ -1,0 +1,143 @@
+"""Answering citizens: tickets between a citizen and the moderators' group."""
+
+from __future__ import annotations
+
+from conversations.vocabulary import Send
+from tests.harness import Person
+from tests.moderation_helpers import (
+    BOSS,
+    GROUP,
+    button,
+    engine_for,
+    in_group,
+    outbox,
+    sent,
+    thread,
+    tickets,
+)
+
+
+def said(outcome) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(r.text for r in outcome.replies if isinstance(r, Send))
+
+
+async def test_a_ticket_round_trip_with_a_hidden_forward(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    assert "What would you like to ask or tell us?" in ana.shown
+    await ana.text("When does the <office> open?", message_id=41)
+    assert "T-000001" in ana.shown
+    [ticket] = await tickets(sql_backend)
+    assert ticket["status"] == "open" and ticket["group_chat_id"] == GROUP
+    [post] = await outbox(sql_backend, GROUP)
+    assert "T-000001" in post["body"] and "When does the &lt;office&gt; open?" in post["body"]
+    assert [b[0] for b in post["buttons"][0]] == ["🙋 I'll take it", "✅ Close"]
+    await sent(sql_backend, post, 77)
+
+    # A moderator replies to the ticket's message: the citizen gets it from the team.
+    marta = in_group(engine)
+    done = await marta.text("At nine, <b>every</b> day", reply_to_message_id=77, message_id=78)
+    assert "T-000001" in said(done)
+    [answer] = await outbox(sql_backend, ana.id)
+    assert "Answer from the team" in answer["body"]
+    assert "At nine, &lt;b&gt;every&lt;/b&gt; day" in answer["body"]
+    [ticket] = await tickets(sql_backend)
+    assert ticket["status"] == "assigned" and ticket["assignee_name"] == "Marta"
+
+    # The citizen replies with "Reply": the same ticket, relayed to the group.
+    await ana.press_data(button(answer, "Reply"))
+    assert "Write your reply about T-000001" in ana.shown
+    await ana.media("voice", "VOICE-9", message_id=45)
+    relayed = [r for r in await outbox(sql_backend, GROUP) if r["id"] != post["id"]]
+    assert [r["kind"] for r in relayed] == ["message", "copy"]
+    assert relayed[1]["copy_from_chat_id"] == ana.id  # copied, not uploaded again
+    await sent(sql_backend, relayed[1], 80)
+    messages = await thread(sql_backend)
+    assert [(m["direction"], m["media_kind"]) for m in messages] == \
+        [("in", None), ("out", None), ("in", "voice")]
+
+    # A reply to the relayed voice note (not to a forward) still finds the ticket.
+    await marta.text("Thanks for the voice note", reply_to_message_id=80)
+    assert len(await outbox(sql_backend, ana.id)) == 2
+
+
+async def test_a_second_moderator_is_told_who_has_it(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend, admin_ids=frozenset({BOSS, 901}))
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.text("Hello")
+    [post] = await outbox(sql_backend, GROUP)
+    marta, luis = in_group(engine), in_group(engine, 901, "Luis")
+    took = await marta.press_data(button(post, "take it"))
+    assert took.replies[0].text == "It's yours."
+    assert "Taken by Marta" in took.replies[1].text
+    other = await luis.press_data(button(post, "take it"))
+    assert other.replies[0].text == "Marta has already taken it."
+    [ticket] = await tickets(sql_backend)
+    assert ticket["assignee_telegram_id"] == BOSS
+
+
+async def test_closing_asks_once_and_stores_the_score(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.text("Hello")
+    [post] = await outbox(sql_backend, GROUP)
+    marta = in_group(engine)
+    await marta.press_data(button(post, "Close"))
+    again = await marta.press_data(button(post, "Close"))
+    assert again.replies[0].text == "This ticket is closed."
+    [survey] = await outbox(sql_backend, ana.id)
+    assert "Were you satisfied with the answer?" in survey["body"]
+    await ana.press_data(button(survey, "4"))
+    await ana.press_data(button(survey, "2"))  # asked once, answered once
+    [ticket] = await tickets(sql_backend)
+    assert (ticket["status"], ticket["satisfaction"], ticket["closed_by"]) == \
+        ("closed", 4, "team")
+
+
+async def test_the_citizen_closes_with_solved(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.text("Hello")
+    await in_group(engine).command("/reply T-1 Done!")
+    [answer] = await outbox(sql_backend, ana.id)
+    solved = await ana.press_data(button(answer, "Solved"))
+    assert "Were you satisfied" in said(solved)
+    again = await ana.press_data(button(answer, "Solved"))
+    assert "no longer available" in said(again)
+    [ticket] = await tickets(sql_backend)
+    assert ticket["closed_by"] == "citizen"
+
+
+async def test_forum_topic_holds_the_posts_until_it_exists(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend, moderators_topics=True)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.media("photo", "PHOTO-1", caption="Broken ramp", message_id=12)
+    topic, post, copy = await outbox(sql_backend, GROUP)
+    assert topic["kind"] == "topic" and topic["body"].startswith("T-000001")
+    assert (post["status"], copy["status"]) == ("held", "held")
+    await sent(sql_backend, topic, 555)
+    await sent(sql_backend, topic, 556)  # created twice after a crash: the first one counts
+    _, post, copy = await outbox(sql_backend, GROUP)
+    assert (post["status"], post["thread_id"], copy["thread_id"]) == ("pending", 555, 555)
+    # Writing in the topic answers the ticket.
+    await in_group(engine, thread_id=555).text("We'll fix it")
+    [answer] = await outbox(sql_backend, ana.id)
+    assert "We'll fix it" in answer["body"]
+
+
+async def test_group_chatter_and_strangers_are_ignored(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend)
+    outsider = in_group(engine, 333, "Pepe")
+    assert (await outsider.text("hello all")).replies == []
+    unknown = await outsider.command("/inbox")
+    assert said(unknown) == "I don't know the command /inbox here."
