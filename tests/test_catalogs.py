@@ -24,10 +24,10 @@ NAMES = {"OK", "Participa", "Cl@ve"}
 # Reviewed by a translator: the same word as in Spanish, and the right one.
 SAME_AS_SPANISH = {
     "ca": {"Main menu", "Photo", "Previous", "administrator", "moderator"},
-    "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Send",
-           "administrator", "moderator"},
-    "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Send", "Skip",
-           "administrator", "moderator"},
+    "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Reply", "Send",
+           "Team", "administrator", "moderator"},
+    "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Reply", "Send",
+           "Skip", "administrator", "moderator"},
 }
 
 

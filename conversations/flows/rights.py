@@ -160,12 +160,11 @@ class ConfirmErasure(State):
             else ctx._(N_("Your comments, voice notes and photos are deleted.")),
             ctx._(N_("What we could not delete: the messages in this chat, which Telegram "
                      "keeps on your phone; you can delete the chat yourself.")),
-            *([ctx.ngettext(N_("Nor {count} of your messages in the moderators' group: it "
-                               "is older than 48 hours and Telegram no longer lets us delete "
-                               "it."),
-                            N_("Nor {count} of your messages in the moderators' group: they "
-                               "are older than 48 hours and Telegram no longer lets us delete "
-                               "them."), erased.kept_in_group).format(
+            *([ctx.ngettext("Nor {count} of your messages in the moderators' group: it is "
+                            "older than 48 hours and Telegram no longer lets us delete it.",
+                            "Nor {count} of your messages in the moderators' group: they are "
+                            "older than 48 hours and Telegram no longer lets us delete them.",
+                            erased.kept_in_group).format(
                 count=ctx.t.number(erased.kept_in_group))] if erased.kept_in_group else []),
             ctx._(N_("If you come back, /start begins again.")),
         ])

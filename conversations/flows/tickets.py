@@ -430,7 +430,7 @@ async def inbox_page(ctx: Ctx, offset: int) -> tuple[str, Keyboard]:
     found, total = await ctx.uow.tickets.unfinished(offset, size)
     if not found:
         return ctx._(N_("No open tickets. Well done!")), ()
-    lines = ["<b>" + ctx.ngettext(N_("{count} open ticket"), N_("{count} open tickets"),
+    lines = ["<b>" + ctx.ngettext("{count} open ticket", "{count} open tickets",
                                   total).format(count=ctx.t.number(total)) + "</b>"]
     for ticket in found:
         who = ctx._(N_("taken by {name}")).format(name=escape(ticket.assignee_name or "")) \
