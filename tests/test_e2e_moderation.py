@@ -136,3 +136,41 @@ async def test_the_bot_follows_the_group_to_its_supergroup(moderated, fake, ana,
     # Commands work in the new supergroup.
     await settle(fake, await marta.send_command("/inbox", chat=new))
     await fake.wait_for(lambda: with_text(fake, new.id, "1 ticket abierto"), 10)
+
+
+@pytest.fixture
+async def forum_bot(fake, database, mode, framework) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
+    settings = bot_settings(fake.base_url, database, mode, None, framework).model_copy(
+        update={"moderators_chat_id": GROUP, "admin_ids": [BOSS], "moderators_topics": True})
+    running = RunningBot(settings, fake, mode)
+    await running.start()
+    try:
+        yield running
+    finally:
+        if running.task is not None and not running.task.done():
+            await running.stop()
+
+
+async def test_a_forum_gets_a_topic_per_ticket_and_erasure_deletes_it(forum_bot, fake, ana,  # type: ignore[no-untyped-def]
+                                                                      rows):
+    group = fake.group(GROUP, title="Moderación", is_forum=True)
+    marta = fake.user(id=BOSS, first_name="Marta", language_code="es")
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.handled(lambda: ana.user.send_voice())
+    await fake.wait_for(lambda: len(group.state.topics) == 1, 10)
+    [(topic, name)] = group.state.topics.items()
+    assert name.startswith("T-000001")
+    await fake.wait_for(lambda: len(fake.messages(GROUP)) == 2, 10)
+    post, voice = fake.messages(GROUP)
+    assert post.message_thread_id == topic and voice.message_thread_id == topic
+    assert voice.kind == "copy"  # copied, not uploaded again
+
+    # Writing in the topic answers the ticket.
+    await until(lambda: rows.all(m.Ticket), lambda t: t[0]["topic_id"] == topic)
+    await settle(fake, await marta.send_text("We are on it", chat=group, thread_id=topic))
+    await fake.wait_for(lambda: with_text(fake, ana.id, "We are on it"), 10)
+
+    await ana.command("/deleteme")
+    await ana.press("Delete everything")
+    await fake.wait_for(lambda: topic not in group.state.topics, 10)  # the whole topic goes
