@@ -141,3 +141,76 @@ async def test_group_chatter_and_strangers_are_ignored(sql_backend):  # type: ig
     assert (await outsider.text("hello all")).replies == []
     unknown = await outsider.command("/inbox")
     assert said(unknown) == "I don't know the command /inbox here."
+
+
+async def test_inbox_lists_open_tickets_oldest_first_with_pages(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend, inbox_page_size=2)
+    for n in range(3):
+        citizen = Person(engine, id=600 + n, first_name=f"C{n}", username=None)
+        await citizen.consent()
+        await citizen.press("Ask or tell us something")
+        await citizen.text(f"question {n}")
+    marta = in_group(engine)
+    [post] = [r for r in await outbox(sql_backend, GROUP) if "T-000002" in r["body"]]
+    await marta.press_data(button(post, "take"))
+    first = await marta.command("/inbox")
+    [page] = [r for r in first.replies if isinstance(r, Send)]
+    assert page.text.startswith("<b>3 open tickets</b>")
+    assert page.text.index("T-000001") < page.text.index("T-000002")
+    assert "nobody has it yet" in page.text and "taken by Marta" in page.text
+    assert "T-000003" not in page.text
+    more = await marta.press_data(page.buttons[0][0].data)
+    assert "T-000003" in more.replies[1].text
+
+
+async def test_ticket_shows_the_whole_thread_and_reply_explains_mistakes(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.text("Where is my <form>?")
+    marta = Person(engine, id=BOSS, first_name="Marta")  # in a private chat with the bot
+    assert "Sent to the citizen (T-000001)" in said(await marta.command("/reply T-1 In the post"))
+    thread_text = said(await marta.command("/ticket T-000001"))
+    assert "Where is my &lt;form&gt;?" in thread_text and "In the post" in thread_text
+    assert thread_text.index("Citizen") < thread_text.index("Team")
+    assert "Use it like this: /reply T-12" in said(await marta.command("/reply T-1"))
+    assert "There is no ticket T-99" in said(await marta.command("/reply T-99 hello"))
+    assert "There is no ticket T-99" in said(await marta.command("/ticket T-99"))
+    assert "limit is 3,500" in said(await marta.command("/reply T-1 " + "x" * 4000))
+
+
+async def test_bad_input_while_writing_to_the_team_is_explained(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.media("sticker")
+    assert "I can take a text message, a voice note or a photo here." in ana.shown
+    await ana.text("   ")
+    assert "The message is empty" in ana.shown
+    await ana.text("x" * 4000)
+    assert "4,000 characters and the limit is 3,500" in ana.shown
+    assert await tickets(sql_backend) == []
+    await ana.press("Cancel")
+    assert "Cancelled. Nothing was saved." in ana.shown
+    # A forged Reply button for someone else's ticket does nothing.
+    other = Person(engine, id=777)
+    await other.consent()
+    await other.press("Ask or tell us something")
+    await other.text("mine")
+    gone = await ana.press_data("tk:reply:1")
+    assert "no longer available" in said(gone)
+
+
+async def test_a_closed_ticket_refuses_more_answers(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.text("Hello")
+    [post] = await outbox(sql_backend, GROUP)
+    marta = in_group(engine)
+    await marta.press_data(button(post, "Close"))
+    assert "T-000001 is closed; the answer was not sent." in \
+        said(await marta.command("/reply T-1 late answer"))
