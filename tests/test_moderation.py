@@ -212,3 +212,23 @@ async def test_an_opinion_with_i_would_like_an_answer_opens_a_ticket(world, sql_
         assert not await queue_opinion_digest(
             uow, FlowSettings(moderators_chat_id=GROUP), NOW + timedelta(days=1))
     assert button(post, "take")
+
+
+async def test_a_hidden_comment_leaves_the_report_and_the_export(world, sql_backend):  # type: ignore[no-untyped-def]
+    from storage.reports import lab_report, opinions_table
+
+    _, ana, boss = world
+    for comment in ("Fine", "The clerk Juan is useless"):
+        await ana.press("Give my opinion")
+        await ana.press("Phone line 012")
+        await ana.press("3")
+        await ana.text(comment)
+        await ana.press("Send")
+        await ana.press("Main menu")
+    await boss.command("/hide OP-2 names a person")
+    async with sql_backend.sessions() as session:
+        _, rows = await opinions_table(session, None, "en")
+        report = await lab_report(session, "tu-atencion", "en", NOW)
+    assert [(r[0], r[5], r[6]) for r in rows] == [("OP-000001", 3, "Fine"),
+                                                   ("OP-000002", 3, None)]
+    assert [row[-1] for row in report[-1].rows] == ["Fine"]
