@@ -25,6 +25,7 @@ from bot.sender import OutboxSender
 from bot.transport import Transport
 from bot.webhook import webhook_app
 from conversations.digest import queue_opinion_digest
+from conversations.flows.staff import refresh_menus
 from conversations.i18n import available_languages
 from storage import migrate
 from storage.housekeeping import prune_processed_updates
@@ -116,6 +117,15 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             await transport.publish_profile(available_languages(), settings.default_locale)
         except Exception as error:  # cosmetic: the bot works without its menu
             log.warning("could not publish commands and descriptions: %s", error)
+        try:
+            async with SqlUnitOfWork(runtime.sessions) as uow:
+                flow = runtime.engine.settings
+                if await refresh_menus(uow, flow.admin_ids, flow.default_language,
+                                       runtime.engine.clock()):
+                    sender.wake()
+                await uow.commit()
+        except Exception as error:  # the staff's own menus: cosmetic too
+            log.warning("could not queue the staff's command menus: %s", type(error).__name__)
         runners.append(await _serve(ops_app(runtime.readiness_checks()), settings.ops_listen))
         if settings.webhook_url:
             assert settings.webhook_secret is not None

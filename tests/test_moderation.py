@@ -232,3 +232,17 @@ async def test_a_hidden_comment_leaves_the_report_and_the_export(world, sql_back
     assert [(r[0], r[5], r[6]) for r in rows] == [("OP-000001", 3, "Fine"),
                                                    ("OP-000002", 3, None)]
     assert [row[-1] for row in report[-1].rows] == ["Fine"]
+
+
+async def test_at_start_staff_menus_are_queued_once_per_content(world, sql_backend):  # type: ignore[no-untyped-def]
+    from conversations.flows.staff import refresh_menus
+
+    _, ana, boss = world
+    await boss.command(f"/grant moderator {ana.id}")
+    for expected in (2, 0):  # ana and the bootstrap admin; nothing new after a restart
+        async with SqlUnitOfWork(sql_backend.sessions) as uow:
+            assert await refresh_menus(uow, frozenset({BOSS}), "es", NOW) == expected
+            await uow.commit()
+    keyed = [r for r in await outbox(sql_backend) if (r["dedupe_key"] or "").startswith("menu:")]
+    admin_menu = json.loads(next(r["body"] for r in keyed if r["chat_id"] == BOSS))
+    assert "grant" in [c[0] for c in admin_menu["es"]]

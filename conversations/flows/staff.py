@@ -12,12 +12,14 @@ staff commands appear only to those who hold a role.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from conversations import roles
 from conversations.callback import CallbackData
 from conversations.commands import CITIZEN_COMMANDS, ROLE_NAMES
 from conversations.flow import Ctx, Flow, Go, global_button, stay
+from conversations.flows.tickets import ticket_in_context
 from conversations.i18n import N_, available_languages, translator
 from conversations.text import escape
 from conversations.vocabulary import Edit, Event, Send, SetCommands
@@ -82,6 +84,24 @@ async def change_role(uow: UnitOfWork, person: PersonRecord, role: str, grant: b
     return changed, menu_for(person.telegram_id, roles.highest(held), default_language)
 
 
+async def refresh_menus(uow: UnitOfWork, admin_ids: frozenset[int], default_language: str,
+                        now: datetime) -> int:
+    """Queue every role holder's menu again (at start: a new version may add staff
+    commands). The dedupe key holds the menu's content, so an unchanged menu is
+    not sent again at every restart; how many were queued."""
+    from conversations.engine import notification
+
+    holders = {p.telegram_id: roles.highest(p.roles) for p in await uow.staff.holders()}
+    holders.update({admin: roles.ADMIN for admin in admin_ids})
+    queued = 0
+    for telegram_id, role in holders.items():
+        menu = menu_for(telegram_id, role, default_language)
+        digest = hashlib.sha256(repr(menu.menus).encode()).hexdigest()[:16]
+        keyed = SetCommands(telegram_id, menu.menus, key=f"menu:{telegram_id}:{digest}")
+        queued += await uow.outbox.enqueue(notification(keyed, now)) is not None
+    return queued
+
+
 async def find_person(event: Event, ctx: Ctx, target: str) -> PersonRecord | str:
     """The person a command names, or a polite explanation of why not."""
     target = target.strip()
@@ -101,8 +121,6 @@ async def find_person(event: Event, ctx: Ctx, target: str) -> PersonRecord | str
                             "them to write /start to the bot first.")).format(id=escape(target))
         return found
     if not target and ctx.in_moderators_chat:
-        from conversations.flows.tickets import ticket_in_context
-
         ticket = await ticket_in_context(ctx)
         if ticket is not None and ticket.citizen_id is not None:
             person = await ctx.uow.staff.by_citizen_id(ticket.citizen_id)

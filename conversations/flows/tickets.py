@@ -140,7 +140,8 @@ async def _first_message(ctx: Ctx, ticket: TicketRecord) -> tuple[str | None, st
 
 # -- the citizen's side ----------------------------------------------------------------
 
-@journey("tk", N_("✉️ Ask or tell us something"))
+# Last in the main menu: the participation journeys come first.
+@journey("tk", N_("✉️ Ask or tell us something"), order=900)
 async def start(ctx: Ctx) -> Go:
     return Go("tk.write")
 
@@ -316,7 +317,7 @@ async def solved(data: CallbackData, ctx: Ctx) -> Go:
     ticket = await own_ticket(ctx, data.int_id())
     if not await ctx.uow.tickets.close(ticket.id, "citizen", ctx.now):
         raise Gone
-    replies: list[Reply] = [survey(ctx.t, ticket, send=True)]  # type: ignore[list-item]
+    replies: list[Reply] = [survey(ctx.t, ticket, send=True)]
     group = await moderators_chat(ctx)
     if group is not None:
         t = group_t(ctx)
