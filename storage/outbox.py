@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import String, cast, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -206,6 +206,27 @@ class OutboxStore:
                 .where(m.OutboxMessage.status == "sending",
                        m.OutboxMessage.claimed_at < now - LEASE)
                 .values(status="pending", claimed_by=None, claimed_at=None)
+                .execution_options(synchronize_session=False))
+            await session.commit()
+            return result.rowcount or 0
+
+    async def release_held_for_topics(self, now: datetime) -> int:
+        """Held posts of tickets whose forum topic exists become due, in it.
+
+        The topic's hook releases them as soon as the topic is created; this
+        sweep catches a post queued in the instant the hook ran (its event's
+        transaction saw no topic yet, and the hook's update did not see its
+        row), which would otherwise wait for ever."""
+        ticket_key = literal("ticket:") + cast(m.Ticket.id, String) + literal(":%")
+        topic = (select(m.Ticket.topic_id)
+                 .where(m.Ticket.topic_id.is_not(None),
+                        m.OutboxMessage.dedupe_key.like(ticket_key))
+                 .limit(1).scalar_subquery())
+        async with self.sessions() as session:
+            result = await session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.status == "held", topic.is_not(None))
+                .values(status="pending", thread_id=topic, not_before=now)
                 .execution_options(synchronize_session=False))
             await session.commit()
             return result.rowcount or 0

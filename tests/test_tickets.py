@@ -214,3 +214,28 @@ async def test_a_closed_ticket_refuses_more_answers(sql_backend):  # type: ignor
     await marta.press_data(button(post, "Close"))
     assert "T-000001 is closed; the answer was not sent." in \
         said(await marta.command("/reply T-1 late answer"))
+
+
+async def test_a_post_held_in_the_instant_the_topic_appeared_is_released(sql_backend):  # type: ignore[no-untyped-def]
+    from storage.outbox import NewNotification, OutboxStore
+    from storage.sql import SqlUnitOfWork
+    from tests.harness import NOW
+
+    engine = engine_for(sql_backend, moderators_topics=True)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.text("Hello")
+    topic, _ = await outbox(sql_backend, GROUP)
+    await sent(sql_backend, topic, 321)
+    # A reply queued by an event that had not seen the topic yet: held.
+    async with SqlUnitOfWork(sql_backend.sessions) as uow:
+        await uow.outbox.enqueue(NewNotification(chat_id=GROUP, created_at=NOW, body="late",
+                                                 dedupe_key="ticket:1:in:9", held=True))
+        await uow.outbox.enqueue(NewNotification(chat_id=GROUP, created_at=NOW, body="other",
+                                                 dedupe_key="ticket:12:in:9", held=True))
+        await uow.commit()
+    assert await OutboxStore(sql_backend.sessions).release_held_for_topics(NOW) == 1
+    late, other = [r for r in await outbox(sql_backend, GROUP) if r["body"] in ("late", "other")]
+    assert (late["status"], late["thread_id"]) == ("pending", 321)
+    assert other["status"] == "held"  # ticket 12 has no topic (and "ticket:1" is not "ticket:12")
