@@ -10,7 +10,7 @@ moderator; everything else is people talking among themselves.
 
 from __future__ import annotations
 
-from conversations import roles
+from conversations import commands, roles
 from conversations.callback import parse
 from conversations.flow import Ctx, Flow, Go, Gone
 from conversations.flows.tickets import buttons_answer, on_group_message
@@ -36,6 +36,10 @@ async def _command(event: Event, ctx: Ctx) -> Go:
     staff = await roles.allowed(event.command or "", ctx)
     if staff is not None:
         return await staff.handler(event, ctx)
+    if event.command == "help":
+        listed = await commands.staff_help(ctx)
+        if listed:  # what the person's role allows; nothing for anyone else
+            return Go(show=False, notice=listed.strip())
     return Go(show=False, notice=ctx._(N_("I don't know the command /{command} here.")).format(
         command=event.command or ""))
 

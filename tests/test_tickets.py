@@ -141,6 +141,9 @@ async def test_group_chatter_and_strangers_are_ignored(sql_backend):  # type: ig
     assert (await outsider.text("hello all")).replies == []
     unknown = await outsider.command("/inbox")
     assert said(unknown) == "I don't know the command /inbox here."
+    assert said(await outsider.command("/help")) == "I don't know the command /help here."
+    listed = said(await in_group(engine).command("/help"))
+    assert listed.startswith("As administrator you can also use:") and "/inbox — " in listed
 
 
 async def test_inbox_lists_open_tickets_oldest_first_with_pages(sql_backend):  # type: ignore[no-untyped-def]

@@ -29,7 +29,8 @@ releases the held rows into it. A restart before the topic was created
 sends it then; a crash between createForumTopic and recording it creates
 the topic again (the outbox's duplicate window) and the second one stays
 empty: the posts go to whichever was recorded first, never to both, and
-none is lost.
+none is lost. A post queued in the very instant the hook ran is released
+by the sender's periodic sweep (``OutboxStore.release_held_for_topics``).
 """
 
 from __future__ import annotations
