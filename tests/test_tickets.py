@@ -242,3 +242,20 @@ async def test_a_post_held_in_the_instant_the_topic_appeared_is_released(sql_bac
     late, other = [r for r in await outbox(sql_backend, GROUP) if r["body"] in ("late", "other")]
     assert (late["status"], late["thread_id"]) == ("pending", 321)
     assert other["status"] == "held"  # ticket 12 has no topic (and "ticket:1" is not "ticket:12")
+
+
+async def test_no_answer_reaches_a_citizen_who_withdrew_consent(sql_backend):  # type: ignore[no-untyped-def]
+    engine = engine_for(sql_backend)
+    ana = Person(engine)
+    await ana.consent()
+    await ana.press("Ask or tell us something")
+    await ana.text("Hello")
+    overview = (await ana.command("/privacy")).replies[0]
+    asked = await ana.press_data(overview.buttons[0][0].data)
+    await ana.press_data(asked.replies[-1].buttons[0][0].data)
+    marta = in_group(engine)
+    assert "T-000001 has withdrawn their consent" in \
+        said(await marta.command("/reply T-1 Hello again"))
+    [post] = await outbox(sql_backend, GROUP)
+    await marta.press_data(button(post, "Close"))
+    assert await outbox(sql_backend, ana.id) == []  # no answer, no survey

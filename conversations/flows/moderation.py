@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from conversations import roles
 from conversations.flow import Ctx, Go, stay
+from conversations.flows.onboarding import PRIVACY_PURPOSE
 from conversations.flows.staff import display_name, find_person
 from conversations.i18n import N_, translator
 from conversations.text import escape, reference
@@ -81,7 +82,8 @@ async def hide(event: Event, ctx: Ctx) -> Go:
                                target_telegram_id=author.telegram_id
                                if isinstance(author, PersonRecord) else None)
     replies = ()
-    if isinstance(author, PersonRecord):
+    if isinstance(author, PersonRecord) and await ctx.uow.citizens.has_consent(
+            author.citizen_id, PRIVACY_PURPOSE):
         t = translator(author.language, ctx.settings.timezone)
         replies = (Notify(author.telegram_id, t.gettext(hideable.told).format(
             ref=ref, reason=escape(reason)), key=f"hidden:{hideable.kind}:{item_id}"),)

@@ -42,6 +42,7 @@ from conversations import roles
 from conversations.callback import CallbackData
 from conversations.flow import Ctx, Flow, Go, Gone, Screen, State, global_button, stay
 from conversations.flows.menu import journey
+from conversations.flows.onboarding import PRIVACY_PURPOSE
 from conversations.i18n import N_, Translator, translator
 from conversations.sent_hooks import sent_hook
 from conversations.text import escape, reference
@@ -366,6 +367,12 @@ async def ticket_in_context(ctx: Ctx) -> TicketRecord | None:
     return None
 
 
+async def reachable(ctx: Ctx, citizen_id: int | None) -> bool:
+    """Whether we may still write to this citizen (they have not withdrawn consent)."""
+    return citizen_id is not None and await ctx.uow.citizens.has_consent(
+        citizen_id, PRIVACY_PURPOSE)
+
+
 def moderator_name(ctx: Ctx) -> str:
     user = ctx.event.user
     return user.first_name or (f"@{user.username}" if user.username else str(user.id))
@@ -380,6 +387,9 @@ async def answer_citizen(ctx: Ctx, ticket: TicketRecord, text: str | None,
     if ticket.citizen_telegram_id is None:
         return [Send(ctx._(N_("The citizen of {ref} deleted their data; the answer cannot "
                               "reach them.")).format(ref=ticket_ref(ticket.id)))]
+    if not await reachable(ctx, ticket.citizen_id):
+        return [Send(ctx._(N_("The citizen of {ref} has withdrawn their consent; we may not "
+                              "write to them.")).format(ref=ticket_ref(ticket.id)))]
     if ticket.status == "open":
         await ctx.uow.tickets.claim(ticket.id, ctx.event.user.id, moderator_name(ctx))
     event = ctx.event
@@ -533,7 +543,7 @@ async def close(data: CallbackData, ctx: Ctx) -> Go:
     closed = await ctx.uow.tickets.get(ticket.id)
     assert closed is not None
     replies: list[Reply] = [await _refresh_post(ctx, closed)]
-    if closed.citizen_telegram_id is not None:
+    if closed.citizen_telegram_id is not None and await reachable(ctx, closed.citizen_id):
         replies.append(survey(citizen_t(ctx, closed), closed))
     return Go(answer=ctx._(N_("Closed.")), show=False, replies=tuple(replies))
 
