@@ -246,3 +246,18 @@ async def test_at_start_staff_menus_are_queued_once_per_content(world, sql_backe
     keyed = [r for r in await outbox(sql_backend) if (r["dedupe_key"] or "").startswith("menu:")]
     admin_menu = json.loads(next(r["body"] for r in keyed if r["chat_id"] == BOSS))
     assert "grant" in [c[0] for c in admin_menu["es"]]
+
+
+async def test_block_by_replying_to_a_ticket_with_a_reason(world, sql_backend):  # type: ignore[no-untyped-def]
+    engine, ana, _ = world
+    await ana.press("Ask or tell us something")
+    await ana.text("Insults")
+    [post] = await outbox(sql_backend, GROUP)
+    await sent(sql_backend, post, 91)
+    marta = in_group(engine)
+    blocked = await marta.send(marta._event("command", text="/block repeated insults",
+                                            command="block", args="repeated insults",
+                                            reply_to_message_id=91))
+    assert "Ana @ana (501) is blocked" in said(blocked)
+    assert "blocked citizen:1 → 501 — repeated insults" in said(await marta.command("/audit"))
+    assert "Whom do you mean?" in said(await marta.command("/unblock"))
