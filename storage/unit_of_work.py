@@ -71,6 +71,9 @@ class OutboxRepo(Protocol):
     async def cancel_to(self, chat_id: int, reason: str) -> int:
         """Cancel what is still queued for this chat; how many rows."""
 
+    async def release(self, key_prefix: str, thread_id: int | None, now: datetime) -> int:
+        """Held rows whose dedupe key starts with ``key_prefix`` become due (SQL only)."""
+
 
 class PersonalDataRepo(Protocol):
     async def collect(self, telegram_id: int) -> dict[str, list[dict[str, Any]]]: ...
