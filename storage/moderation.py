@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage import models as m
 from storage.records import AuditRecord, PersonRecord, TicketMessageRecord, TicketRecord
@@ -84,12 +85,16 @@ class SqlAudit:
                                       created_at=now))
 
     async def latest(self, offset: int, limit: int) -> tuple[list[AuditRecord], int]:
+        """Newest first, with the names of those involved while they are citizens."""
         total = (await self.session.execute(
             select(func.count()).select_from(m.AuditEntry))).scalar_one()
+        actor, target = aliased(m.Citizen), aliased(m.Citizen)
         rows = await self.session.execute(
             select(m.AuditEntry.actor_telegram_id, m.AuditEntry.action, m.AuditEntry.target,
                    m.AuditEntry.reason, m.AuditEntry.created_at,
-                   m.AuditEntry.target_telegram_id)
+                   m.AuditEntry.target_telegram_id, actor.first_name, target.first_name)
+            .outerjoin(actor, actor.telegram_id == m.AuditEntry.actor_telegram_id)
+            .outerjoin(target, target.telegram_id == m.AuditEntry.target_telegram_id)
             .order_by(m.AuditEntry.created_at.desc(), m.AuditEntry.id.desc())
             .offset(offset).limit(limit))
         return [AuditRecord(*row) for row in rows], total

@@ -92,6 +92,8 @@ class AuditRecord:
     reason: str | None
     created_at: datetime
     target_telegram_id: int | None = None
+    actor_name: str | None = None
+    target_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

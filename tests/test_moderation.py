@@ -69,8 +69,8 @@ async def test_grant_and_revoke_change_the_role_the_audit_and_the_menu(world, sq
     assert "/inbox" not in said(await ana.command("/help"))
 
     audit = said(await boss.command("/audit"))
-    assert f"{BOSS} granted moderator → {ana.id}" in audit
-    assert f"{BOSS} revoked moderator → {ana.id}" in audit
+    assert f"Marta ({BOSS}) granted moderator → Ana ({ana.id})" in audit
+    assert f"Marta ({BOSS}) revoked moderator → Ana ({ana.id})" in audit
 
 
 async def test_grant_by_username_only_for_usernames_seen(world, sql_backend):  # type: ignore[no-untyped-def]
@@ -132,7 +132,7 @@ async def test_hiding_a_comment_tells_its_author_in_their_language(world, sql_ba
     assert "already hidden" in said(await boss.command("/hide OP-1 again"))
     assert "nothing to hide" in said(await boss.command("/hide OP-99 why"))
     assert "Use it like this: /hide OP-123" in said(await boss.command("/hide OP-1"))
-    assert f"{BOSS} hid OP-000001 → {lucia.id} — names a person" in \
+    assert f"Marta ({BOSS}) hid OP-000001 → Ana ({lucia.id}) — names a person" in \
         said(await boss.command("/audit"))
 
 
@@ -259,5 +259,6 @@ async def test_block_by_replying_to_a_ticket_with_a_reason(world, sql_backend): 
                                             command="block", args="repeated insults",
                                             reply_to_message_id=91))
     assert "Ana @ana (501) is blocked" in said(blocked)
-    assert "blocked citizen:1 → 501 — repeated insults" in said(await marta.command("/audit"))
+    assert "blocked citizen:1 → Ana (501) — repeated insults" in \
+        said(await marta.command("/audit"))
     assert "Whom do you mean?" in said(await marta.command("/unblock"))

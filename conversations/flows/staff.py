@@ -182,18 +182,22 @@ async def list_roles(event: Event, ctx: Ctx) -> Go:
     return stay("\n".join(lines))
 
 
+def _named(name: str | None, telegram_id: int) -> str:
+    return f"{escape(name)} ({telegram_id})" if name else f"({telegram_id})"
+
+
 async def audit_page(ctx: Ctx, offset: int) -> tuple[str, tuple]:
     entries, total = await ctx.uow.audit.latest(offset, AUDIT_PAGE)
     if not entries:
         return ctx._(N_("The audit log is empty.")), ()
     lines = ["<b>" + ctx._(N_("Audit log")) + "</b> " + ctx._(N_("(newest first)"))]
     for entry in entries:
-        actor = str(entry.actor_telegram_id) if entry.actor_telegram_id is not None \
-            else ctx._(N_("command line"))
-        line = f"{ctx.t.datetime(entry.created_at, 'short')} · {escape(actor)} " \
+        actor = _named(entry.actor_name, entry.actor_telegram_id) \
+            if entry.actor_telegram_id is not None else escape(ctx._(N_("command line")))
+        line = f"{ctx.t.datetime(entry.created_at, 'short')} · {actor} " \
             f"{ctx._(ACTION_LABELS.get(entry.action, entry.action))} {escape(entry.target)}"
         if entry.target_telegram_id is not None:
-            line += f" → {entry.target_telegram_id}"
+            line += " → " + _named(entry.target_name, entry.target_telegram_id)
         if entry.reason:
             line += " — " + escape(entry.reason)
         lines.append(line)
