@@ -26,6 +26,7 @@ from aiogram.exceptions import (
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
+    BotCommandScopeChat,
     BotCommandScopeDefault,
     BufferedInputFile,
     InlineKeyboardButton,
@@ -131,6 +132,26 @@ class AiogramTransport(BotApiTransport):
         copied = await self.bot.copy_message(chat_id, from_chat_id, message_id,
                                              message_thread_id=thread)
         return copied.message_id
+
+    async def _create_topic(self, chat_id: int, name: str) -> int:
+        topic = await self.bot.create_forum_topic(chat_id, name)
+        return topic.message_thread_id
+
+    async def _delete_message(self, chat_id: int, message_id: int) -> None:
+        await self.bot.delete_message(chat_id, message_id)
+
+    async def _delete_topic(self, chat_id: int, thread_id: int) -> None:
+        await self.bot.delete_forum_topic(chat_id, thread_id)
+
+    async def _set_chat_commands(self, chat_id: int, language: str | None,
+                                 commands: list[tuple[str, str]]) -> None:
+        await self.bot.set_my_commands(
+            [BotCommand(command=n, description=d) for n, d in commands],
+            scope=BotCommandScopeChat(chat_id=chat_id), language_code=language)
+
+    async def _delete_chat_commands(self, chat_id: int, language: str | None) -> None:
+        await self.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id=chat_id),
+                                          language_code=language)
 
     async def _set_profile(self, language: str | None, commands: list[tuple[str, str]],
                            description: str, short_description: str) -> None:

@@ -24,10 +24,13 @@ from bot.runtime import Runtime
 from bot.sender import OutboxSender
 from bot.transport import Transport
 from bot.webhook import webhook_app
+from conversations.digest import queue_opinion_digest
+from conversations.flows.staff import refresh_menus
 from conversations.i18n import available_languages
 from storage import migrate
 from storage.housekeeping import prune_processed_updates
 from storage.personal_data import purge_inactive
+from storage.sql import SqlUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +52,9 @@ async def _serve(app: web.Application, listen: str) -> web.AppRunner:
 
 
 async def housekeeping(runtime: Runtime, stop: asyncio.Event) -> None:
-    """Hourly clean-up, and the retention purge once a day; harmless when
-    several processes do it at once (both are idempotent)."""
+    """Hourly clean-up, the retention purge once a day, and yesterday's digest
+    of opinions for the moderators (a dedupe key per day); harmless when
+    several processes do it at once (all are idempotent)."""
     last_purge: datetime | None = None
     while not stop.is_set():
         now = runtime.engine.clock()
@@ -62,6 +66,10 @@ async def housekeeping(runtime: Runtime, stop: asyncio.Event) -> None:
                                               runtime.settings.retention_days)
                 last_purge = now
                 log.info("retention: %d inactive people erased", purged.people)
+            async with SqlUnitOfWork(runtime.sessions) as uow:
+                if await queue_opinion_digest(uow, runtime.engine.settings, now):
+                    log.info("the daily digest of opinions is queued for the moderators")
+                await uow.commit()
         except Exception as error:  # the database may be down for a while: try later
             log.warning("housekeeping failed: %s", type(error).__name__)
         try:
@@ -109,6 +117,15 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             await transport.publish_profile(available_languages(), settings.default_locale)
         except Exception as error:  # cosmetic: the bot works without its menu
             log.warning("could not publish commands and descriptions: %s", error)
+        try:
+            async with SqlUnitOfWork(runtime.sessions) as uow:
+                flow = runtime.engine.settings
+                if await refresh_menus(uow, flow.admin_ids, flow.default_language,
+                                       runtime.engine.clock()):
+                    sender.wake()
+                await uow.commit()
+        except Exception as error:  # the staff's own menus: cosmetic too
+            log.warning("could not queue the staff's command menus: %s", type(error).__name__)
         runners.append(await _serve(ops_app(runtime.readiness_checks()), settings.ops_listen))
         if settings.webhook_url:
             assert settings.webhook_secret is not None

@@ -11,6 +11,7 @@ adapter (aiogram, python-telegram-bot) supplies only its API calls and
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 MEDIA_FIELDS = ("photo", "voice", "audio", "video", "video_note", "document", "sticker",
                 "animation", "location", "contact", "poll")
 MAX_ATTEMPTS = 3
+TOPIC_NAME_LIMIT = 128
 MAX_RETRY_AFTER_S = 60
 
 Rows = list[list[tuple[str, str]]]  # inline buttons as (label, callback data)
@@ -58,19 +60,26 @@ def _who(user: Any) -> Who:
     return Who(user.id, user.username, user.language_code, user.first_name)
 
 
+def _thread(message: Any) -> int | None:
+    """The forum topic a message is in (None outside topics, and in General)."""
+    return message.message_thread_id if getattr(message, "is_topic_message", None) else None
+
+
 def message_event(update_id: int, message: Any, *, edited: bool = False) -> Event | None:
     if message.from_user is None:
         return None  # channel posts and anonymous admins: nobody to answer
     common: dict[str, Any] = {
         "update_id": update_id,
-        "chat": _chat(message.chat, message.message_thread_id if message.is_topic_message
-                      else None),
+        "chat": _chat(message.chat, _thread(message)),
         "user": _who(message.from_user), "message_id": message.message_id,
         "reply_to_message_id": message.reply_to_message.message_id
         if message.reply_to_message else None,
     }
     if edited:
         return Event(kind="edited", text=message.text or message.caption, **common)
+    if message.migrate_to_chat_id or message.migrate_from_chat_id:
+        return Event(kind="migrated", migrate_to_chat_id=message.migrate_to_chat_id,
+                     migrate_from_chat_id=message.migrate_from_chat_id, **common)
     text = message.text
     if text is not None:
         entity = (message.entities or [None])[0]
@@ -90,7 +99,8 @@ def message_event(update_id: int, message: Any, *, edited: bool = False) -> Even
 
 def callback_event(update_id: int, query: Any) -> Event:
     message = query.message  # also an inaccessible message: it has chat and message_id
-    chat = _chat(message.chat) if message is not None else Chat(query.from_user.id)
+    chat = _chat(message.chat, _thread(message)) if message is not None \
+        else Chat(query.from_user.id)
     return Event(update_id=update_id, chat=chat, user=_who(query.from_user), kind="button",
                  data=query.data, callback_id=query.id,
                  message_id=message.message_id if message is not None else None)
@@ -172,6 +182,24 @@ class BotApiTransport(ABC):
     @abstractmethod
     async def _set_profile(self, language: str | None, commands: list[tuple[str, str]],
                            description: str, short_description: str) -> None: ...
+
+    @abstractmethod
+    async def _create_topic(self, chat_id: int, name: str) -> int:
+        """Create a forum topic; its message_thread_id."""
+
+    @abstractmethod
+    async def _delete_message(self, chat_id: int, message_id: int) -> None: ...
+
+    @abstractmethod
+    async def _delete_topic(self, chat_id: int, thread_id: int) -> None: ...
+
+    @abstractmethod
+    async def _set_chat_commands(self, chat_id: int, language: str | None,
+                                 commands: list[tuple[str, str]]) -> None:
+        """setMyCommands for one chat's scope (BotCommandScopeChat)."""
+
+    @abstractmethod
+    async def _delete_chat_commands(self, chat_id: int, language: str | None) -> None: ...
 
     async def _ready(self) -> None:  # noqa: B027 (a hook: nothing to do by default)
         """Anything to do before the first call (PTB initialises its Bot)."""
@@ -302,6 +330,21 @@ class BotApiTransport(ABC):
                 assert row.copy_from_chat_id is not None and row.copy_message_id is not None
                 return Delivery("sent", message_id=await self._copy_message(
                     row.chat_id, row.copy_from_chat_id, row.copy_message_id, row.thread_id))
+            if row.kind == "topic":
+                name = (row.body or "-")[:TOPIC_NAME_LIMIT]
+                return Delivery("sent", message_id=await self._create_topic(row.chat_id, name))
+            if row.kind == "delete":
+                # A message, or a whole forum topic (allowed at any age, unlike
+                # a message in a group, which only while younger than 48 h).
+                if row.target_message_id is not None:
+                    await self._delete_message(row.chat_id, row.target_message_id)
+                else:
+                    assert row.thread_id is not None
+                    await self._delete_topic(row.chat_id, row.thread_id)
+                return Delivery("sent")
+            if row.kind == "commands":
+                await self._set_commands(row)
+                return Delivery("sent")
             parts = split_html(row.body or "")
             message_id = None
             for index, part in enumerate(parts):
@@ -330,6 +373,17 @@ class BotApiTransport(ABC):
                 case "fatal":
                     raise  # the token: nothing to do with this row (taken back later)
             return Delivery("failed", error=found.message)
+
+    async def _set_commands(self, row: OutboxRow) -> None:
+        """Every language's menu for the chat (all of them again on a retry:
+        setting a menu twice is harmless)."""
+        for language, commands in json.loads(row.body or "{}").items():
+            code = language or None
+            if commands:
+                await self._set_chat_commands(row.chat_id, code,
+                                              [(name, text) for name, text in commands])
+            else:
+                await self._delete_chat_commands(row.chat_id, code)
 
     async def _next_part_budget(self, row: OutboxRow) -> None:
         """The sender took one send from the budget for the row; a long body

@@ -8,6 +8,7 @@
     participa report LAB [--format md|csv|xlsx] [--output FILE]
     participa proposals status SLUG STATUS [--reason TEXT]
     participa purge [--dry-run]
+    participa roles grant|revoke ROLE PERSON | list
 """
 
 from __future__ import annotations
@@ -58,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     purge = verbs.add_parser("purge", help="erase the personal data of people inactive for "
                              "RETENTION_DAYS")
     purge.add_argument("--dry-run", action="store_true", help="only count them")
+
+    roles = verbs.add_parser("roles", help="who may moderate, run workshops, administer")
+    role_verbs = roles.add_subparsers(dest="roles_verb", required=True, metavar="ACTION")
+    for action, text in (("grant", "give PERSON a role"), ("revoke", "take a role away")):
+        change = role_verbs.add_parser(action, help=text)
+        change.add_argument("role", choices=["moderator", "staff", "admin"])
+        change.add_argument("person", help="a Telegram id, or an @username the bot has seen")
+    role_verbs.add_parser("list", help="everyone holding a role")
 
     export = verbs.add_parser("export", help="export data for staff (CSV or XLSX)")
     export.add_argument("what", choices=["opinions", "proposals", "ratings"])
@@ -149,7 +158,52 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.verb == "proposals":
         _require_schema(settings)
         return asyncio.run(_proposal_status(settings, args))
+    if args.verb == "roles":
+        _require_schema(settings)
+        return asyncio.run(_roles(settings, args))
     return 2
+
+
+async def _roles(settings: Settings, args: argparse.Namespace) -> int:
+    """Grants here are audited (by "the command line") and the person's command
+    menu changes through the outbox, sent by the running bot."""
+    from conversations.engine import notification
+    from conversations.flows.staff import change_role
+    from storage.database import create_engine, session_factory
+    from storage.sql import SqlUnitOfWork
+
+    db = create_engine(settings.database_url)
+    try:
+        async with SqlUnitOfWork(session_factory(db)) as uow:
+            if args.roles_verb == "list":
+                for person in await uow.staff.holders():
+                    name = " ".join(x for x in (person.first_name, f"@{person.username}"
+                                                if person.username else None) if x)
+                    print(f"{person.telegram_id}\t{name}\t{', '.join(sorted(person.roles))}")
+                for admin in settings.admin_ids:
+                    print(f"{admin}\t(ADMIN_IDS)\tadmin")
+                return 0
+            target: str = args.person
+            person = await (uow.staff.by_username(target[1:]) if target.startswith("@")
+                            else uow.staff.by_telegram_id(int(target))
+                            if target.lstrip("-").isdigit() else None)
+            if person is None:
+                print(f"participa roles: nobody known as {target!r}. Telegram does not let a "
+                      "bot look a user up by username: use their numeric id (they must have "
+                      "accepted the privacy notice).", file=sys.stderr)
+                return 1
+            now = datetime.now(UTC)
+            grant = args.roles_verb == "grant"
+            changed, menu = await change_role(uow, person, args.role, grant, None, now,
+                                              settings.default_locale)
+            if changed:
+                await uow.outbox.enqueue(notification(menu, now))
+            await uow.commit()
+    finally:
+        await db.dispose()
+    done = ("granted" if grant else "revoked") if changed else "unchanged"
+    print(f"{person.telegram_id}: {args.role} {done}")
+    return 0
 
 
 async def _console(settings: Settings, args: argparse.Namespace) -> int:

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Madrid"
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     moderators_chat_id: int | None = None
+    moderators_topics: bool = False
     controller_name: str = "Administración pública"
     controller_contact: str = "privacidad@example.org"
     privacy_version: str = "1"
@@ -120,6 +121,7 @@ class Settings(BaseSettings):
             default_language=self.default_locale, timezone=self.timezone,
             moderators_chat_id=self.moderators_chat_id, admin_ids=frozenset(self.admin_ids),
             proposals_per_day=self.proposals_per_day,
+            moderators_topics=self.moderators_topics,
         )
 
 

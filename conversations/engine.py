@@ -9,28 +9,33 @@ replies are returned for sending.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import conversations.flows  # noqa: F401  (importing the flows registers them)
-from conversations import commands
+from conversations import commands, moderators
 from conversations.callback import CallbackData, parse
 from conversations.flow import Ctx, Flow, Go, Gone, resolve
 from conversations.i18n import N_, normalise_language, translator
 from conversations.settings import FlowSettings
 from conversations.vocabulary import (
+    QUEUED,
     Answer,
     Copy,
+    DeleteMessage,
     Edit,
     Event,
     Leave,
     Media,
-    Notify,
     Outcome,
+    Queued,
     Reply,
     Send,
+    SetCommands,
+    Topic,
 )
 from storage.errors import is_unavailable
 from storage.limits import LocalThrottle, Throttle
@@ -48,18 +53,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def notification(item: Notify | Copy, now: datetime) -> NewNotification:
+def notification(item: Queued, now: datetime) -> NewNotification:
     """A queued reply as an outbox row."""
     if isinstance(item, Copy):
         return NewNotification(chat_id=item.to_chat_id, created_at=now, kind="copy",
                                thread_id=item.thread_id, copy_from_chat_id=item.from_chat_id,
                                copy_message_id=item.message_id, priority=item.priority,
-                               dedupe_key=item.key, on_sent=item.on_sent)
+                               dedupe_key=item.key, on_sent=item.on_sent, held=item.held)
+    if isinstance(item, Topic):
+        return NewNotification(chat_id=item.chat_id, created_at=now, kind="topic",
+                               body=item.name, dedupe_key=item.key, on_sent=item.on_sent)
+    if isinstance(item, DeleteMessage):
+        return NewNotification(chat_id=item.chat_id, created_at=now, kind="delete",
+                               target_message_id=item.message_id, dedupe_key=item.key)
+    if isinstance(item, SetCommands):
+        menus = {language: [list(c) for c in commands] for language, commands in item.menus}
+        return NewNotification(chat_id=item.chat_id, created_at=now, kind="commands",
+                               body=json.dumps(menus, ensure_ascii=False), dedupe_key=item.key)
     buttons = [[[b.label, b.data] for b in row] for row in item.buttons] or None
     return NewNotification(chat_id=item.chat_id, created_at=now, body=item.text,
                            buttons=buttons, thread_id=item.thread_id, priority=item.priority,
                            dedupe_key=item.key, on_sent=item.on_sent,
-                           not_before=item.not_before)
+                           not_before=item.not_before, held=item.held)
 
 
 class Unavailable(Exception):
@@ -81,9 +96,14 @@ class Engine:
     async def handle(self, event: Event) -> Outcome:
         """Handle one event. Raises :class:`Unavailable` when nothing could be stored."""
         try:
+            in_group = False
             if not event.is_private:
-                return await self._outside_private_chat(event)
-            if event.kind == "member":
+                if event.kind == "migrated":
+                    return await self._migrated(event)
+                in_group = await self._is_moderators_chat(event.chat.id)
+                if not in_group or event.kind in ("member", "other", "edited"):
+                    return await self._outside_private_chat(event, in_group)
+            elif event.kind == "member":
                 return await self._membership(event)
             assert self.throttle is not None and self.locks is not None
             # The lock comes first: anything awaited before it (a Redis round
@@ -92,7 +112,7 @@ class Engine:
                 verdict = await self.throttle.check(f"{event.user.id}")
                 if not verdict.allowed:
                     return self._slow_down(event, verdict.first_refusal)
-                return await self._handle_in_transaction(event)
+                return await self._handle_in_transaction(event, in_group)
         except Exception as error:
             if is_unavailable(error):
                 raise Unavailable(str(error)) from error
@@ -100,7 +120,7 @@ class Engine:
 
     # -- the transaction --------------------------------------------------
 
-    async def _handle_in_transaction(self, event: Event) -> Outcome:
+    async def _handle_in_transaction(self, event: Event, in_group: bool = False) -> Outcome:
         now = self.clock()
         async with self.uow() as uow:
             if event.update_id is not None and not await uow.updates.mark_seen(
@@ -114,17 +134,23 @@ class Engine:
             ctx = Ctx(uow=uow, t=translator(self._language(event, citizen, state),
                                               self.settings.timezone),
                       now=now, event=event, state=state, citizen=citizen,
-                      settings=self.settings, next_step=state.step + 1)
+                      settings=self.settings, next_step=state.step + 1,
+                      in_moderators_chat=in_group)
             try:
-                replies = await self._route(event, ctx)
+                replies = await (moderators.route(event, ctx) if in_group
+                                 else self._route(event, ctx))
             except Exception as error:
                 if is_unavailable(error):
                     raise
                 return await self._failed(event, ctx, error)
-            queued = [r for r in replies if isinstance(r, Notify | Copy)]
-            replies = [r for r in replies if not isinstance(r, Notify | Copy)]
+            queued = [r for r in replies if isinstance(r, QUEUED)]
+            replies = [r for r in replies if not isinstance(r, QUEUED)]
             for item in queued:
                 await uow.outbox.enqueue(notification(item, now))
+            if in_group:
+                # The group is a workplace, not a journey: no conversation state.
+                await uow.commit()
+                return Outcome(replies, queued=len(queued))
             if ctx.forgotten:
                 await uow.commit()
                 await self._forget(event)
@@ -260,10 +286,30 @@ class Engine:
             return Outcome([Answer(text, alert=first_refusal)])
         return Outcome([Send(text)] if first_refusal else [])
 
-    async def _outside_private_chat(self, event: Event) -> Outcome:
+    async def _is_moderators_chat(self, chat_id: int) -> bool:
+        """The configured group, or the supergroup it became (recorded migration)."""
+        configured = self.settings.moderators_chat_id
+        if configured is None or chat_id == configured:
+            return configured is not None
+        async with self.uow() as uow:
+            return await uow.chats.current_id(configured) == chat_id
+
+    async def _migrated(self, event: Event) -> Outcome:
+        """A group became a supergroup: if it is the moderators' group, follow it."""
+        old = event.migrate_from_chat_id or event.chat.id
+        new = event.migrate_to_chat_id or event.chat.id
+        if old == new or not await self._is_moderators_chat(old):
+            return Outcome()
+        async with self.uow() as uow:
+            await uow.chats.migrated(old, new, self.clock())
+            await uow.commit()
+        log.info("the moderators' group became a supergroup", extra={"chat_id": new})
+        return Outcome()
+
+    async def _outside_private_chat(self, event: Event, in_group: bool = False) -> Outcome:
         """Only private chats and the moderators' group; elsewhere say one line and leave."""
         button = [Answer()] if event.kind == "button" else []
-        if event.chat.id == self.settings.moderators_chat_id:
+        if in_group:
             return Outcome(button)
         if event.kind == "member" and event.member_status in ("left", "kicked"):
             return Outcome()

@@ -71,6 +71,7 @@ class Ctx:
     next_step: int = 0
     stamped: bool = field(default=False)
     forgotten: bool = False  # the person was erased: write nothing back about them
+    in_moderators_chat: bool = False  # the event came from the moderators' group
 
     @property
     def data(self) -> dict[str, Any]:

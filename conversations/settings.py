@@ -17,4 +17,6 @@ class FlowSettings:
     services_per_page: int = 8
     proposals_per_day: int = 3
     moderators_chat_id: int | None = None
+    moderators_topics: bool = False  # the group has topics: one per ticket
+    inbox_page_size: int = 10
     admin_ids: frozenset[int] = frozenset()

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-EventKind = Literal["command", "text", "button", "media", "edited", "member", "other"]
+EventKind = Literal["command", "text", "button", "media", "edited", "member", "migrated",
+                    "other"]
 ChatType = Literal["private", "group", "supergroup", "channel"]
 MediaKind = Literal[
     "photo", "voice", "audio", "video", "video_note", "document", "sticker",
@@ -63,6 +64,10 @@ class Event:
     reply_to_message_id: int | None = None
     callback_id: str | None = None
     member_status: str | None = None
+    # kind "migrated": a group became a supergroup. The old group's service
+    # message names the new id, the new supergroup's first one the old id.
+    migrate_to_chat_id: int | None = None
+    migrate_from_chat_id: int | None = None
     channel: str = "telegram"
 
     @property
@@ -149,6 +154,7 @@ class Notify:
     priority: int = PERSONAL
     not_before: datetime | None = None
     on_sent: str | None = None
+    held: bool = False  # sent only once released (a ticket's forum topic exists)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +168,47 @@ class Copy:
     key: str | None = None
     priority: int = PERSONAL
     on_sent: str | None = None
+    held: bool = False
 
 
-Reply = Send | Edit | Answer | Document | Photo | Leave | Notify | Copy
-Queued = Notify | Copy
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """Create a forum topic in a group, through the outbox; ``on_sent`` is told
+    the new topic's id (its message_thread_id)."""
+
+    chat_id: int
+    name: str
+    key: str | None = None
+    on_sent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteMessage:
+    """Delete a message the bot sent (in groups Telegram allows it for 48 hours)."""
+
+    chat_id: int
+    message_id: int
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetCommands:
+    """Replace one person's command menu (their private chat's scope), per
+    language: ``menus`` maps a language code ("" for the rest) to its commands;
+    empty removes the chat's own menu, so the default (citizens') one shows.
+
+    Queued like a Notify: a grant on the command line, with no Telegram
+    connection, still reaches the person's menu, and a failure is retried."""
+
+    chat_id: int
+    menus: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    key: str | None = None
+
+
+Reply = (Send | Edit | Answer | Document | Photo | Leave | Notify | Copy | Topic | DeleteMessage
+         | SetCommands)
+Queued = Notify | Copy | Topic | DeleteMessage | SetCommands
+QUEUED = (Notify, Copy, Topic, DeleteMessage, SetCommands)
 
 
 @dataclass(slots=True)

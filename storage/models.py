@@ -201,7 +201,15 @@ class ConversationState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
+# held: waiting for something before it may be sent (a ticket's posts wait for
+# its forum topic to exist; the topic's hook releases them as pending).
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled", "held")
+OUTBOX_STATUS_CHECK = "status IN (" + ", ".join(f"'{k}'" for k in OUTBOX_STATUSES) + ")"
+# message and copy: a text or a relayed message; topic: createForumTopic (body
+# is the name); delete: deleteMessage (target_message_id); commands: a person's
+# command menu (body is JSON: language -> commands; empty means delete it).
+OUTBOX_KINDS = ("message", "copy", "topic", "delete", "commands")
+OUTBOX_KIND_CHECK = "kind IN (" + ", ".join(f"'{k}'" for k in OUTBOX_KINDS) + ")"
 
 
 class OutboxMessage(Base):
@@ -216,9 +224,8 @@ class OutboxMessage(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'blocked', "
-                        "'cancelled')", name="known_status"),
-        CheckConstraint("kind IN ('message', 'copy')", name="known_kind"),
+        CheckConstraint(OUTBOX_STATUS_CHECK, name="known_status"),
+        CheckConstraint(OUTBOX_KIND_CHECK, name="known_kind"),
         Index("ix_outbox_due", "status", "priority", "not_before", "id"),
         # A chat's open rows, in order: the claim's "no earlier open row to
         # this chat" probe. All four columns, so that PostgreSQL picks it even
@@ -237,6 +244,7 @@ class OutboxMessage(Base):
     buttons: Mapped[list | None] = mapped_column(Json)
     copy_from_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     copy_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    target_message_id: Mapped[int | None] = mapped_column(BigInteger)
     priority: Mapped[int] = mapped_column(SmallInteger, default=1)
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     on_sent: Mapped[str | None] = mapped_column(String(64))
@@ -341,3 +349,109 @@ class ProposalRating(Base):
         ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
     score: Mapped[int] = mapped_column(SmallInteger)
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """Who did what to whom, when and why: roles, hiding, blocking.
+
+    ``actor_telegram_id`` rather than a citizen link: a bootstrap admin
+    (``ADMIN_IDS``) or the command line act without a citizen row.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64))  # "citizen:123", "OP-000012"...
+    target_telegram_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+TICKET_STATUSES = ("open", "assigned", "closed")
+
+
+class Ticket(Base):
+    """A citizen's question to the team, numbered T-000012.
+
+    In the moderators' group it is a forum topic (``topic_id``) or a message
+    with buttons (``group_message_id``), in the group ``group_chat_id``.
+    """
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'assigned', 'closed')", name="known_status"),
+        CheckConstraint("satisfaction BETWEEN 1 AND 5", name="satisfaction_1_to_5"),
+        Index("ix_tickets_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    citizen_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    assignee_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    assignee_name: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(8))
+    opinion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opinions.id", ondelete="SET NULL"))
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    topic_id: Mapped[int | None] = mapped_column(BigInteger)
+    group_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(16))  # citizen | team
+
+
+class TicketMessage(Base):
+    """One message of a ticket's thread, with its Telegram ids on both sides,
+    so a reply to any of them in the group finds the ticket (never the
+    forward, which hides its sender when the citizen chose so)."""
+
+    __tablename__ = "ticket_messages"
+    __table_args__ = (
+        CheckConstraint("direction IN ('in', 'out')", name="known_direction"),
+        Index("ix_ticket_messages_group", "group_chat_id", "group_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"),
+                                           index=True)
+    direction: Mapped[str] = mapped_column(String(4))  # in: citizen → team; out: team → citizen
+    author_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    text: Mapped[str | None] = mapped_column(Text)
+    media_kind: Mapped[str | None] = mapped_column(String(16))
+    media_file_id: Mapped[str | None] = mapped_column(String(256))
+    citizen_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    group_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ModerationBlock(Base):
+    """A citizen whose messages to the team are kept but not relayed."""
+
+    __tablename__ = "moderation_blocks"
+
+    citizen_id: Mapped[int] = mapped_column(
+        ForeignKey("citizens.id", ondelete="CASCADE"), primary_key=True)
+    blocked_by: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    blocked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HiddenContent(Base):
+    """Something citizens wrote that moderators hid (an opinion's comment, a
+    proposal...): one table for every kind, keyed by (kind, item id)."""
+
+    __tablename__ = "hidden_content"
+    __table_args__ = (UniqueConstraint("kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    hidden_by: Mapped[int | None] = mapped_column(BigInteger)
+    hidden_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import String, cast, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -42,6 +42,8 @@ class NewNotification:
     dedupe_key: str | None = None
     on_sent: str | None = None
     not_before: datetime | None = None
+    target_message_id: int | None = None
+    held: bool = False  # queued, but sent only once released (see SqlOutbox.release)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class OutboxRow:
     priority: int
     attempts: int
     on_sent: str | None
+    target_message_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +92,8 @@ def _claimable() -> tuple:
 
 def _row(r: m.OutboxMessage) -> OutboxRow:
     return OutboxRow(r.id, r.chat_id, r.thread_id, r.citizen_id, r.kind, r.body, r.buttons,
-                     r.copy_from_chat_id, r.copy_message_id, r.priority, r.attempts, r.on_sent)
+                     r.copy_from_chat_id, r.copy_message_id, r.priority, r.attempts, r.on_sent,
+                     r.target_message_id)
 
 
 class SqlOutbox:
@@ -111,7 +115,9 @@ class SqlOutbox:
             "kind": item.kind, "body": item.body, "buttons": item.buttons,
             "copy_from_chat_id": item.copy_from_chat_id, "copy_message_id": item.copy_message_id,
             "priority": item.priority, "dedupe_key": item.dedupe_key, "on_sent": item.on_sent,
-            "not_before": item.not_before or item.created_at, "status": "pending",
+            "not_before": item.not_before or item.created_at,
+            "status": "held" if item.held else "pending",
+            "target_message_id": item.target_message_id,
             "attempts": 0, "created_at": item.created_at,
         }
         stmt = insert_for(self.session, m.OutboxMessage).values(**values)
@@ -125,8 +131,19 @@ class SqlOutbox:
         result = await self.session.execute(
             update(m.OutboxMessage)
             .where(m.OutboxMessage.chat_id == chat_id,
-                   m.OutboxMessage.status.in_(("pending", "sending")))
+                   m.OutboxMessage.status.in_(("pending", "sending", "held")))
             .values(status="cancelled", last_error=reason)
+            .execution_options(synchronize_session=False))
+        return result.rowcount or 0
+
+    async def release(self, key_prefix: str, thread_id: int | None, now: datetime) -> int:
+        """Held rows whose dedupe key starts with ``key_prefix`` become due now,
+        in ``thread_id`` (the forum topic they were waiting for)."""
+        result = await self.session.execute(
+            update(m.OutboxMessage)
+            .where(m.OutboxMessage.status == "held",
+                   m.OutboxMessage.dedupe_key.startswith(key_prefix, autoescape=True))
+            .values(status="pending", thread_id=thread_id, not_before=now)
             .execution_options(synchronize_session=False))
         return result.rowcount or 0
 
@@ -189,6 +206,27 @@ class OutboxStore:
                 .where(m.OutboxMessage.status == "sending",
                        m.OutboxMessage.claimed_at < now - LEASE)
                 .values(status="pending", claimed_by=None, claimed_at=None)
+                .execution_options(synchronize_session=False))
+            await session.commit()
+            return result.rowcount or 0
+
+    async def release_held_for_topics(self, now: datetime) -> int:
+        """Held posts of tickets whose forum topic exists become due, in it.
+
+        The topic's hook releases them as soon as the topic is created; this
+        sweep catches a post queued in the instant the hook ran (its event's
+        transaction saw no topic yet, and the hook's update did not see its
+        row), which would otherwise wait for ever."""
+        ticket_key = literal("ticket:") + cast(m.Ticket.id, String) + literal(":%")
+        topic = (select(m.Ticket.topic_id)
+                 .where(m.Ticket.topic_id.is_not(None),
+                        m.OutboxMessage.dedupe_key.like(ticket_key))
+                 .limit(1).scalar_subquery())
+        async with self.sessions() as session:
+            result = await session.execute(
+                update(m.OutboxMessage)
+                .where(m.OutboxMessage.status == "held", topic.is_not(None))
+                .values(status="pending", thread_id=topic, not_before=now)
                 .execution_options(synchronize_session=False))
             await session.commit()
             return result.rowcount or 0
@@ -273,7 +311,7 @@ class OutboxStore:
             await session.execute(
                 update(m.OutboxMessage)
                 .where(m.OutboxMessage.chat_id == old_chat_id,
-                       m.OutboxMessage.status.in_(("pending", "sending")))
+                       m.OutboxMessage.status.in_(("pending", "sending", "held")))
                 .values(chat_id=new_chat_id)
                 .execution_options(synchronize_session=False))
             await session.execute(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
@@ -30,8 +30,12 @@ NOT_PERSONAL: dict[str, str] = {
 # Tables with personal data, in the order they are exported.
 PERSONAL: tuple[str, ...] = (
     "citizens", "consents", "notification_preferences", "roles", "opinions",
-    "proposals", "proposal_ratings", "conversation_states", "outbox",
+    "proposals", "proposal_ratings", "conversation_states", "outbox", "tickets",
+    "ticket_messages", "moderation_blocks", "audit_log", "hidden_content",
 )
+
+# Telegram lets a bot delete its messages in a group for 48 hours only.
+GROUP_DELETE_WINDOW = timedelta(hours=48)
 
 
 @dataclass
@@ -40,6 +44,8 @@ class Erasure:
 
     counts: dict[str, int] = field(default_factory=dict)
     kept_comments: bool = False
+    # Their messages in the moderators' group too old for Telegram to delete.
+    kept_in_group: int = 0
 
     def add(self, table: str, count: int) -> None:
         if count:
@@ -49,6 +55,7 @@ class Erasure:
 def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
     """Each personal table's rows for this person, as a WHERE clause."""
     by_citizen = citizen_id if citizen_id is not None else -1
+    their_tickets = select(m.Ticket.id).where(m.Ticket.citizen_id == by_citizen)
     return {
         "citizens": m.Citizen.telegram_id == telegram_id,
         "consents": m.Consent.citizen_id == by_citizen,
@@ -59,7 +66,21 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
         "proposal_ratings": m.ProposalRating.citizen_id == by_citizen,
         "conversation_states": m.ConversationState.user_id == telegram_id,
         "outbox": or_(m.OutboxMessage.citizen_id == by_citizen,
-                      m.OutboxMessage.chat_id == telegram_id),
+                      m.OutboxMessage.chat_id == telegram_id,
+                      m.OutboxMessage.copy_from_chat_id == telegram_id),
+        # Their tickets, and those they handled as a moderator.
+        "tickets": or_(m.Ticket.citizen_id == by_citizen,
+                       m.Ticket.assignee_telegram_id == telegram_id),
+        "ticket_messages": or_(m.TicketMessage.ticket_id.in_(their_tickets),
+                               m.TicketMessage.author_telegram_id == telegram_id),
+        "moderation_blocks": or_(m.ModerationBlock.citizen_id == by_citizen,
+                                 m.ModerationBlock.blocked_by == telegram_id),
+        "audit_log": or_(m.AuditEntry.actor_telegram_id == telegram_id,
+                         m.AuditEntry.target_telegram_id == telegram_id),
+        # What they hid as a moderator, and what was hidden of theirs.
+        "hidden_content": or_(m.HiddenContent.hidden_by == telegram_id, and_(
+            m.HiddenContent.kind == "opinion", m.HiddenContent.item_id.in_(
+                select(m.Opinion.id).where(m.Opinion.citizen_id == by_citizen)))),
     }
 
 
@@ -135,18 +156,91 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
     # The rows stay (delivery counts of a broadcast), but say nothing of whom.
     result = await session.execute(
         update(m.OutboxMessage).where(where["outbox"])
-        .values(body=None, buttons=None, citizen_id=None, chat_id=0))
+        .values(body=None, buttons=None, citizen_id=None, chat_id=0, copy_from_chat_id=None))
     done.add("outbox", result.rowcount or 0)
 
+    await _erase_tickets(session, citizen_id, telegram_id, now, done)
+    # The log of what was done stays (accountability), without who it was.
+    await session.execute(update(m.AuditEntry).where(
+        m.AuditEntry.actor_telegram_id == telegram_id).values(actor_telegram_id=None))
+    result = await session.execute(update(m.AuditEntry).where(
+        m.AuditEntry.target_telegram_id == telegram_id).values(target_telegram_id=None))
+    done.add("audit_log", result.rowcount or 0)
+    await session.execute(update(m.HiddenContent).where(
+        m.HiddenContent.hidden_by == telegram_id).values(hidden_by=None))
+    await session.execute(update(m.ModerationBlock).where(
+        m.ModerationBlock.blocked_by == telegram_id).values(blocked_by=None))
     if citizen_id is not None:
         # Roles they granted to others stay; only the link to them goes.
         await session.execute(update(m.Role).where(m.Role.granted_by == citizen_id)
                               .values(granted_by=None))
     for name in ("consents", "notification_preferences", "roles", "conversation_states",
-                 "citizens"):
+                 "moderation_blocks", "citizens"):
         result = await session.execute(delete(_table(name)).where(where[name]))
         done.add(name, result.rowcount or 0)
     return done
+
+
+async def _erase_tickets(session: AsyncSession, citizen_id: int | None, telegram_id: int,
+                         now: datetime, done: Erasure) -> None:
+    """Their tickets: what they wrote is removed here and, where Telegram still
+    allows it, in the moderators' group (deletions queued in the outbox: a
+    forum topic goes whole, a message only while younger than 48 hours)."""
+    from storage.outbox import NewNotification, SqlOutbox
+
+    # As a moderator: the answers stay (the team's words), without their name.
+    await session.execute(update(m.Ticket).where(m.Ticket.assignee_telegram_id == telegram_id)
+                          .values(assignee_telegram_id=None, assignee_name=None))
+    await session.execute(update(m.TicketMessage).where(
+        m.TicketMessage.author_telegram_id == telegram_id, m.TicketMessage.direction == "out")
+        .values(author_telegram_id=None))
+    if citizen_id is None:
+        return
+    tickets = (await session.execute(select(m.Ticket).where(
+        m.Ticket.citizen_id == citizen_id))).scalars().all()
+    if not tickets:
+        return
+    outbox = SqlOutbox(session)
+    ids = [t.id for t in tickets]
+    in_group = (await session.execute(select(
+        m.TicketMessage.group_chat_id, m.TicketMessage.group_message_id,
+        m.TicketMessage.created_at, m.TicketMessage.ticket_id).where(
+        m.TicketMessage.ticket_id.in_(ids), m.TicketMessage.direction == "in",
+        m.TicketMessage.group_message_id.is_not(None)))
+    ).all()
+    posts = [(t.group_chat_id, t.group_message_id, t.created_at, t.id) for t in tickets
+             if t.group_message_id is not None]
+    with_topic = {t.id for t in tickets if t.topic_id is not None}
+    for t in tickets:
+        if t.topic_id is not None and t.group_chat_id is not None:
+            await outbox.enqueue(NewNotification(
+                chat_id=t.group_chat_id, thread_id=t.topic_id, kind="delete", created_at=now,
+                dedupe_key=f"erase:topic:{t.group_chat_id}:{t.topic_id}"))
+    for chat_id, message_id, created_at, ticket_id in [*posts, *in_group]:
+        if ticket_id in with_topic or chat_id is None:
+            continue
+        if now - created_at < GROUP_DELETE_WINDOW:
+            await outbox.enqueue(NewNotification(
+                chat_id=chat_id, kind="delete", target_message_id=message_id, created_at=now,
+                dedupe_key=f"erase:message:{chat_id}:{message_id}"))
+        else:
+            done.kept_in_group += 1
+    # Queued posts about their tickets: cancelled if not sent, and blanked.
+    about = or_(*[m.OutboxMessage.dedupe_key.startswith(f"ticket:{i}:", autoescape=True)
+                  for i in ids], *[m.OutboxMessage.dedupe_key == f"topic:{i}" for i in ids])
+    await session.execute(update(m.OutboxMessage).where(
+        about, m.OutboxMessage.status.in_(("pending", "sending", "held")))
+        .values(status="cancelled", last_error="erased at the person's request"))
+    await session.execute(update(m.OutboxMessage).where(about)
+                          .values(body=None, buttons=None, copy_from_chat_id=None))
+    result = await session.execute(update(m.TicketMessage).where(
+        m.TicketMessage.ticket_id.in_(ids)).values(
+        text=None, media_kind=None, media_file_id=None, citizen_message_id=None,
+        author_telegram_id=None))
+    done.add("ticket_messages", result.rowcount or 0)
+    result = await session.execute(update(m.Ticket).where(m.Ticket.id.in_(ids)).values(
+        citizen_id=None))
+    done.add("tickets", result.rowcount or 0)
 
 
 async def inactive_since(session: AsyncSession, before: datetime) -> list[int]:

@@ -160,3 +160,57 @@ class ParticipationItem:
     status: str | None
     score: int | None
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """Someone roles and moderation act on: a citizen and how to address them."""
+
+    citizen_id: int
+    telegram_id: int
+    language: str
+    username: str | None = None
+    first_name: str | None = None
+    roles: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    actor_telegram_id: int | None
+    action: str
+    target: str
+    reason: str | None
+    created_at: datetime
+    target_telegram_id: int | None = None
+    actor_name: str | None = None
+    target_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    id: int
+    status: str
+    language: str
+    created_at: datetime
+    citizen_id: int | None = None
+    citizen_telegram_id: int | None = None
+    citizen_name: str | None = None
+    citizen_username: str | None = None
+    assignee_telegram_id: int | None = None
+    assignee_name: str | None = None
+    opinion_id: int | None = None
+    group_chat_id: int | None = None
+    topic_id: int | None = None
+    group_message_id: int | None = None
+    satisfaction: int | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketMessageRecord:
+    id: int
+    direction: str  # "in": citizen → team; "out": team → citizen
+    text: str | None
+    media_kind: str | None
+    created_at: datetime
+    author_telegram_id: int | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
@@ -34,12 +34,21 @@ def pick(texts: dict[str, str] | None, language: str) -> str:
     return texts.get(language) or texts.get(DEFAULT_LANGUAGE) or next(iter(texts.values()))
 
 
+def _not_hidden():  # type: ignore[no-untyped-def]
+    """Opinions whose comment no moderator hid (/hide OP-123)."""
+    return m.Opinion.id.not_in(select(m.HiddenContent.item_id).where(
+        m.HiddenContent.kind == "opinion"))
+
+
 async def opinions_table(session: AsyncSession, lab_slug: str | None,
                          language: str = "es") -> tuple[list[str], list[tuple]]:
     """Every opinion (of one lab, or of all labs) in the order they were given."""
     query = (
+        # A hidden comment is left out; the rating still counts.
         select(m.Opinion.id, m.Opinion.created_at, m.Lab.slug, m.Service.slug,
-               m.Service.title, m.Opinion.rating, m.Opinion.comment, m.Opinion.media_kind,
+               m.Service.title, m.Opinion.rating,
+               case((_not_hidden(), m.Opinion.comment), else_=None),
+               case((_not_hidden(), m.Opinion.media_kind), else_=None),
                m.Opinion.language, m.Opinion.channel)
         .join(m.Service, m.Service.id == m.Opinion.service_id)
         .join(m.Lab, m.Lab.id == m.Service.lab_id)
@@ -170,7 +179,7 @@ async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: d
     comments = (await session.execute(
         select(m.Service.slug, m.Opinion.rating, m.Opinion.created_at, m.Opinion.comment)
         .join(m.Service, m.Service.id == m.Opinion.service_id)
-        .where(m.Service.lab_id == lab.id, m.Opinion.comment.is_not(None))
+        .where(m.Service.lab_id == lab.id, m.Opinion.comment.is_not(None), _not_hidden())
         .order_by(m.Service.position, m.Opinion.created_at))).all()
     return [summary, per_service,
             Section("Comments", ["service_slug", "rating", "created_at", "comment"],

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
 from storage import personal_data
+from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import SqlOutbox
 from storage.proposals import SqlProposals
 from storage.records import (
@@ -279,6 +280,11 @@ class SqlUnitOfWork:
         self.personal = SqlPersonalData(self.session)
         self.preferences = SqlPreferences(self.session)
         self.proposals = SqlProposals(self.session)
+        self.staff = SqlStaff(self.session)
+        self.audit = SqlAudit(self.session)
+        self.tickets = SqlTickets(self.session)
+        self.moderation = SqlModeration(self.session)
+        self.chats = SqlChats(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, Self
 
+from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import NewNotification
 from storage.personal_data import Erasure
 from storage.records import (
@@ -76,6 +77,9 @@ class OutboxRepo(Protocol):
     async def cancel_to(self, chat_id: int, reason: str) -> int:
         """Cancel what is still queued for this chat; how many rows."""
 
+    async def release(self, key_prefix: str, thread_id: int | None, now: datetime) -> int:
+        """Held rows whose dedupe key starts with ``key_prefix`` become due (SQL only)."""
+
 
 class PersonalDataRepo(Protocol):
     async def collect(self, telegram_id: int) -> dict[str, list[dict[str, Any]]]: ...
@@ -104,6 +108,9 @@ class ProposalsRepo(Protocol):
 
 
 class UnitOfWork(Protocol):
+    """``staff``, ``audit``, ``tickets``, ``moderation`` and ``chats`` are SQL-only
+    (:mod:`storage.moderation`); the in-memory benchmark double has none of them."""
+
     updates: UpdatesRepo
     conversations: ConversationsRepo
     citizens: CitizensRepo
@@ -114,6 +121,11 @@ class UnitOfWork(Protocol):
     # SQL only (not in the in-memory fake): their journeys run on a database.
     preferences: PreferencesRepo
     proposals: ProposalsRepo
+    staff: SqlStaff
+    audit: SqlAudit
+    tickets: SqlTickets
+    moderation: SqlModeration
+    chats: SqlChats
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -177,10 +177,10 @@ class Person:
         name, _, args = line.lstrip("/").partition(" ")
         return await self.send(self._event("command", text=line, command=name, args=args))
 
-    async def media(self, kind: str, file_id: str = "FILE-1", caption: str | None = None
-                    ) -> Outcome:
+    async def media(self, kind: str, file_id: str = "FILE-1", caption: str | None = None,
+                    **fields: Any) -> Outcome:
         return await self.send(self._event("media", media=Media(kind, file_id),  # type: ignore[arg-type]
-                                           text=caption))
+                                           text=caption, **fields))
 
     async def press(self, label: str) -> Outcome:
         return await self.press_data(self.button(label))

@@ -24,12 +24,12 @@ NAMES = {"OK", "Participa", "Cl@ve"}
 # Reviewed by a translator: the same word as in Spanish, and the right one.
 SAME_AS_SPANISH = {
     "ca": {"Main menu", "Photo", "Previous", "Published", "administrator", "moderator"},
-    "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Send",
-           "Accepted", "Opinion {ref} on {service}: {stars} ({date})", "Published",
+    "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Reply", "Send",
+           "Team", "Accepted", "Opinion {ref} on {service}: {stars} ({date})", "Published",
            "Reason: {answer}", "Status: {status}", "Title: {title}", "{name}: off",
            "{name}: on", "administrator", "moderator"},
-    "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Send", "Skip",
-           "Page {page} of {pages}", "Published", "Reason: {answer}", "Saved.",
+    "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Reply", "Send",
+           "Skip", "Page {page} of {pages}", "Published", "Reason: {answer}", "Saved.",
            "Status: {status}", "Title: {title}", "{sorting} · page {page} of {pages}",
            "administrator", "moderator"},
 }

@@ -850,6 +850,30 @@ async def test_commands_are_validated_and_stored_per_scope(fake: FakeBotAPI) -> 
     await ok(fake, "setMyCommands", commands=[{"command": "a" * 32, "description": "d" * 256}])
 
 
+async def test_a_private_chats_menu_is_its_own_per_language(fake: FakeBotAPI) -> None:
+    """What per-person menus rely on: BotCommandScopeChat keys on the chat and the
+    language, deleting one leaves the others, and an unknown chat is refused."""
+    ana, bea = fake.user(id=71), fake.user(id=72)
+    await ana.send_text("hola")
+    await bea.send_text("hola")
+    staff = [{"command": "inbox", "description": "Tickets"}]
+    for user in (ana, bea):
+        for language in ("", "es"):
+            await ok(fake, "setMyCommands", commands=staff, language_code=language,
+                     scope={"type": "chat", "chat_id": user.id})
+    await ok(fake, "deleteMyCommands", scope={"type": "chat", "chat_id": ana.id},
+             language_code="es")
+    assert await ok(fake, "getMyCommands", scope={"type": "chat", "chat_id": ana.id},
+                    language_code="es") == []
+    assert await ok(fake, "getMyCommands", scope={"type": "chat", "chat_id": ana.id}) == staff
+    assert await ok(fake, "getMyCommands", scope={"type": "chat", "chat_id": bea.id},
+                    language_code="es") == staff
+    assert await ok(fake, "getMyCommands") == []  # the default scope is untouched
+    status, description, _ = await refused(fake, "setMyCommands", commands=staff,
+                                      scope={"type": "chat", "chat_id": 999})
+    assert (status, description) == (400, "Bad Request: chat not found")
+
+
 async def test_descriptions_per_language(fake: FakeBotAPI) -> None:
     await ok(fake, "setMyDescription", description="Participa", language_code="es")
     await ok(fake, "setMyShortDescription", short_description="Opina")

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import ForeignKey, select, update
 
-from conversations.vocabulary import Document, Notify
+from conversations.vocabulary import Chat, Document, Notify
 from storage import models as m
 from storage.outbox import NewNotification
 from storage.personal_data import NOT_PERSONAL, PERSONAL, purge_inactive
@@ -44,16 +44,37 @@ async def sql_backend(backend):  # type: ignore[no-untyped-def]
     return backend
 
 
+GROUP, BOSS = -100500, 990
+
+
+def engine(backend, **settings):  # type: ignore[no-untyped-def]
+    return make_engine(backend, moderators_chat_id=GROUP, admin_ids=frozenset({BOSS}),
+                       **settings)
+
+
 async def person_with_everything(backend) -> Person:  # type: ignore[no-untyped-def]
     """A citizen with a row in every personal table."""
-    ana = Person(make_engine(backend), id=880_001, username=USERNAME)
+    ana = Person(engine(backend), id=880_001, username=USERNAME)
     await ana.consent()
     await ana.press("Give my opinion")
     await ana.press("Phone line 012")
     await ana.press("4")
     await ana.text(COMMENT)
     await ana.press("Send")
+    # A ticket, posted in the group (message 70), moderated, and a block.
     await ana.press("Main menu")
+    await ana.press("Ask or tell us something")
+    await ana.text("Please call me back", message_id=5)
+    async with backend.sessions() as session:
+        ticket = (await session.execute(select(m.Ticket))).scalar_one()
+        ticket.group_message_id = 70
+        await session.commit()
+    boss = Person(engine(backend), id=BOSS, first_name="Marta", username="marta",
+                  chat=Chat(GROUP, "supergroup"))
+    await boss.text("We will", reply_to_message_id=70)
+    await boss.command("/hide OP-1 names a person")
+    await boss.command(f"/block {ana.id} insults")
+    await ana.command("/menu")
     async with backend.sessions() as session:
         lab_id = (await session.execute(select(m.Lab.id))).scalar_one()
         for phase in ("proposals", "ratings"):
@@ -80,7 +101,7 @@ async def person_with_everything(backend) -> Person:  # type: ignore[no-untyped-
         await uow.outbox.enqueue(NewNotification(chat_id=ana.id, created_at=NOW,
                                                  body="Your proposal was accepted"))
         await uow.commit()
-    other = Person(make_engine(backend), id=880_002, username="someone_else",
+    other = Person(engine(backend), id=880_002, username="someone_else",
                    first_name="Bruno")
     await other.consent()
     return ana
@@ -141,12 +162,31 @@ async def test_deleteme_leaves_nothing_that_identifies_them(sql_backend, choice)
     assert (own["title"] == {"en": PROPOSAL}) is kept
     assert (own["description"] == {}) is not kept
     async with sql_backend.sessions() as session:
-        statuses = (await session.execute(select(m.OutboxMessage.status))).scalars().all()
-    assert statuses == ["cancelled"]
+        queued = (await session.execute(select(m.OutboxMessage.kind, m.OutboxMessage.status,
+                                               m.OutboxMessage.chat_id,
+                                               m.OutboxMessage.target_message_id))).all()
+    # Everything queued about them is cancelled; their ticket's post in the
+    # group (younger than 48 hours) is queued for deletion.
+    assert {status for kind, status, _, _ in queued if kind != "delete"} == {"cancelled"}
+    assert [(c, t) for kind, _, c, t in queued if kind == "delete"] == [(GROUP, 70)]
     assert await sql_backend.citizen(880_002) is not None  # nobody else was touched
 
     await ana.text("hola")  # coming back: a stranger again
     assert "Hello! This is the participation channel" in ana.shown
+
+
+async def test_deleteme_says_which_group_messages_are_too_old_to_delete(sql_backend):  # type: ignore[no-untyped-def]
+    ana = await person_with_everything(sql_backend)
+    later = Person(engine(sql_backend, clock=lambda: NOW + timedelta(days=3)), id=ana.id,
+                   username=USERNAME)
+    await later.command("/deleteme")
+    await later.press("Delete everything")
+    report = later.history[-1].replies[-1].text
+    assert "Nor 1 of your messages in the moderators' group: it is older than 48 hours" \
+        in report
+    async with sql_backend.sessions() as session:
+        kinds = (await session.execute(select(m.OutboxMessage.kind))).scalars().all()
+    assert "delete" not in kinds
 
 
 async def test_deleteme_can_be_cancelled(sql_backend):  # type: ignore[no-untyped-def]
@@ -180,8 +220,9 @@ async def test_consent_can_be_withdrawn_from_privacy(sql_backend):  # type: igno
                  and c["withdrawn_at"] is not None]
     assert consent["purpose"] == "privacy"
     async with sql_backend.sessions() as session:
-        statuses = (await session.execute(select(m.OutboxMessage.status))).scalars().all()
-    assert statuses == ["cancelled"]
+        statuses = (await session.execute(select(m.OutboxMessage.status).where(
+            m.OutboxMessage.chat_id == ana.id))).scalars().all()
+    assert set(statuses) == {"cancelled"}
     await ana.text("hello?")
     assert "Hello! This is the participation channel" in ana.shown  # must accept again
     again = await ana.press_data(confirm.data)  # the old confirm button rechecks

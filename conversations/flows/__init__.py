@@ -2,6 +2,7 @@
 
 from conversations.flows import (
     menu,
+    moderation,
     onboarding,
     opinion,
     participation,
@@ -10,7 +11,9 @@ from conversations.flows import (
     proposal_submission,
     proposals,
     rights,
+    staff,
+    tickets,
 )
 
-__all__ = ["menu", "onboarding", "opinion", "participation", "preferences", "proposal_news",
-           "proposal_submission", "proposals", "rights"]
+__all__ = ["menu", "moderation", "onboarding", "opinion", "participation", "preferences",
+           "proposal_news", "proposal_submission", "proposals", "rights", "staff", "tickets"]

@@ -26,16 +26,19 @@ class Journey:
     key: str
     label: str
     start: Callable[[Ctx], Awaitable[Go]]
+    order: int = 100
 
 
 JOURNEYS: list[Journey] = []
 
 
-def journey(key: str, label: str) -> Callable[[Callable[[Ctx], Awaitable[Go]]],
-                                              Callable[[Ctx], Awaitable[Go]]]:
-    """A journey's start, listed in the main menu in registration order."""
+def journey(key: str, label: str, *, order: int = 100) -> Callable[
+        [Callable[[Ctx], Awaitable[Go]]], Callable[[Ctx], Awaitable[Go]]]:
+    """A journey's start, listed in the main menu by ``order``, then in
+    registration order (not import order alone: modules import each other)."""
     def register(start: Callable[[Ctx], Awaitable[Go]]) -> Callable[[Ctx], Awaitable[Go]]:
-        JOURNEYS.append(Journey(key, label, start))
+        JOURNEYS.append(Journey(key, label, start, order))
+        JOURNEYS.sort(key=lambda j: j.order)  # stable: equal orders keep theirs
         return start
     return register
 

@@ -11,7 +11,8 @@ stateDiagram-v2
     comment --> review: text, voice note, photo or Skip
     review --> rate: Change rating
     review --> comment: Change comment
-    review --> done: Send (the opinion is committed first)
+    review --> review: I'd like an answer (tick / untick)
+    review --> done: Send (the opinion is committed first; a ticket too when ticked)
     done --> service: Another service
     done --> menu.idle: Main menu
     service --> lab: Back
@@ -29,6 +30,7 @@ import math
 
 from conversations.callback import CallbackData
 from conversations.flow import Ctx, Flow, Go, Gone, Screen, State, deep_link, stay
+from conversations.flows import tickets
 from conversations.flows.menu import journey
 from conversations.i18n import N_, pick
 from conversations.text import escape, reference, stars
@@ -208,7 +210,8 @@ class Comment(State):
                                  "Please shorten it and send it again; nothing was saved "
                                  "yet.")).format(length=ctx.t.number(len(text)),
                                                  max=ctx.t.number(limit)))
-        ctx.data.update(comment=text, media_kind=None, media_file_id=None)
+        ctx.data.update(comment=text, media_kind=None, media_file_id=None,
+                        media_message_id=None)
         return Go("review")
 
     async def on_media(self, media: Media, ctx: Ctx) -> Go:
@@ -216,7 +219,9 @@ class Comment(State):
             return stay(ctx._(N_("I can take a text message, a voice note or a photo here. "
                                  "Or tap “Skip”.")))
         caption = (ctx.event.text or "").strip()[:ctx.settings.comment_max_chars] or None
-        ctx.data.update(comment=caption, media_kind=media.kind, media_file_id=media.file_id)
+        # The message id too: a ticket copies the voice note or photo to the team.
+        ctx.data.update(comment=caption, media_kind=media.kind, media_file_id=media.file_id,
+                        media_message_id=ctx.event.message_id)
         return Go("review")
 
 
@@ -249,7 +254,10 @@ class Review(State):
                                                                  rating=rating),
             ctx._(N_("Comment:")) + " " + describe_comment(ctx),
         ])
+        wants = ctx.data.get("wants_answer", False)
+        tick = ("☑️ " if wants else "⬜ ") + ctx._(N_("I'd like an answer"))
         return Screen(text, (
+            (ctx.button(tick, "answer"),),
             (ctx.button("✅ " + ctx._(N_("Send")), "send"),),
             (ctx.button("⭐ " + ctx._(N_("Change rating")), "rating"),
              ctx.button("💬 " + ctx._(N_("Change comment")), "comment")),
@@ -265,6 +273,9 @@ class Review(State):
             return Go("rate", carry={"reviewing": True})
         if data.action == "comment":
             return Go("comment", carry={"reviewing": True})
+        if data.action == "answer":
+            ctx.data["wants_answer"] = not ctx.data.get("wants_answer", False)
+            return stay()
         if data.action == "send":
             return await self._send(ctx)
         return None
@@ -279,8 +290,16 @@ class Review(State):
             channel=ctx.event.channel, created_at=ctx.now))
         keep = {"lab_id": ctx.data["lab_id"], "single_lab": ctx.data.get("single_lab", False),
                 "reference": reference("OP", opinion_id)}
+        replies: tuple = ()
+        if ctx.data.get("wants_answer"):
+            ticket_id, queued = await tickets.open_ticket(
+                ctx, ctx.data.get("comment"), ctx.data.get("media_kind"),
+                ctx.data.get("media_file_id"), ctx.data.get("media_message_id"),
+                opinion_id=opinion_id)
+            keep["ticket"] = tickets.ticket_ref(ticket_id)
+            replies = tuple(queued)
         ctx.state.data = keep
-        return Go("done", answer=ctx._(N_("Sent. Thank you!")))
+        return Go("done", answer=ctx._(N_("Sent. Thank you!")), replies=replies)
 
 
 @opinion.state("done")
@@ -291,6 +310,9 @@ class Done(State):
         text = ctx._(N_("🙏 Thank you! Your opinion is saved with the reference <b>{ref}</b>. "
                         "It helps to improve public services.")).format(
             ref=escape(ctx.data.get("reference", "")))
+        if ctx.data.get("ticket"):
+            text += "\n\n" + ctx._(N_("The team will answer you in this chat (reference "
+                                       "<b>{ref}</b>).")).format(ref=escape(ctx.data["ticket"]))
         return Screen(text, ((ctx.button(ctx._(N_("Another service")), "again"),
                               ctx.button(ctx._(N_("Main menu")), "menu")),))
 

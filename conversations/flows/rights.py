@@ -45,6 +45,11 @@ TABLE_LABELS = {
     "conversation_states": N_("Where you are in the conversation"),
     "outbox": N_("Messages to you"),
     "outbox_cancelled": N_("Messages to you not sent yet (cancelled)"),
+    "tickets": N_("Your questions to the team"),
+    "ticket_messages": N_("Messages with the team"),
+    "moderation_blocks": N_("Moderation blocks"),
+    "audit_log": N_("Moderation and role records"),
+    "hidden_content": N_("Hidden comments"),
 }
 
 
@@ -157,6 +162,12 @@ class ConfirmErasure(State):
             else ctx._(N_("Your comments, voice notes and photos are deleted.")),
             ctx._(N_("What we could not delete: the messages in this chat, which Telegram "
                      "keeps on your phone; you can delete the chat yourself.")),
+            *([ctx.ngettext("Nor {count} of your messages in the moderators' group: it is "
+                            "older than 48 hours and Telegram no longer lets us delete it.",
+                            "Nor {count} of your messages in the moderators' group: they are "
+                            "older than 48 hours and Telegram no longer lets us delete them.",
+                            erased.kept_in_group).format(
+                count=ctx.t.number(erased.kept_in_group))] if erased.kept_in_group else []),
             ctx._(N_("If you come back, /start begins again.")),
         ])
         return Go(show=False, replies=(Edit(text),), answer=ctx._(N_("Deleted.")))
