@@ -141,6 +141,7 @@ class OutboxSender:
                     last_sweep = loop.time()
                     await self.store.take_back_stale(self.clock())
                     await self.store.skip_blocked()
+                    await self.store.settle_broadcasts(self.clock())
                 # Cleared before looking, so a wake during the claim is not lost.
                 self._wake.clear()
                 rows = await self.store.claim(self.worker, self.clock(), self.batch)

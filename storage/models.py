@@ -200,7 +200,7 @@ class ConversationState(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled")
+OUTBOX_STATUSES = ("pending", "sending", "paused", "sent", "failed", "blocked", "cancelled")
 
 
 class OutboxMessage(Base):
@@ -210,13 +210,15 @@ class OutboxMessage(Base):
     outbox sender under the shared rate limits. ``dedupe_key`` makes a second
     row for the same notification impossible. ``on_sent`` names the hook
     told the Telegram message id once it is sent (e.g. to store a ticket's
-    message in the moderators' group).
+    message in the moderators' group). ``broadcast_id`` links a broadcast's
+    deliveries, whose counts are read from here; a paused broadcast's rows
+    are ``paused`` (never claimed) until resumed.
     """
 
     __tablename__ = "outbox"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sending', 'sent', 'failed', 'blocked', "
-                        "'cancelled')", name="known_status"),
+        CheckConstraint("status IN ('pending', 'sending', 'paused', 'sent', 'failed', "
+                        "'blocked', 'cancelled')", name="known_status"),
         CheckConstraint("kind IN ('message', 'copy')", name="known_kind"),
         Index("ix_outbox_due", "status", "priority", "not_before", "id"),
         # A chat's open rows, in order: the claim's "no earlier open row to
@@ -248,6 +250,42 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True)
+
+
+BROADCAST_STATUSES = ("draft", "queued", "paused", "cancelled", "done")
+
+
+class Broadcast(Base):
+    """News or a workshop invitation sent by staff to an audience of citizens.
+
+    ``audience`` is ``{"key": ..., "value": ...}`` (see
+    :mod:`storage.broadcasts`); ``bodies`` the HTML per language, as the
+    staff member formatted it; ``buttons`` what the message offers
+    (``[{"kind": ..., "id": ...}]``), rendered in each recipient's language.
+    Delivery counts come from the outbox rows that point here.
+    """
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'queued', 'paused', 'cancelled', 'done')",
+                        name="known_status"),
+        CheckConstraint("kind IN ('news', 'workshop_invitation')", name="known_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
+    audience: Mapped[dict] = mapped_column(Json)
+    bodies: Mapped[dict[str, str]] = mapped_column(Json)
+    buttons: Mapped[list] = mapped_column(Json, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    recipients: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ChatMigration(Base):

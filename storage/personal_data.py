@@ -30,7 +30,7 @@ NOT_PERSONAL: dict[str, str] = {
 # Tables with personal data, in the order they are exported.
 PERSONAL: tuple[str, ...] = (
     "citizens", "consents", "notification_preferences", "roles", "opinions",
-    "conversation_states", "outbox",
+    "conversation_states", "outbox", "broadcasts",
 )
 
 
@@ -58,6 +58,8 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
         "conversation_states": m.ConversationState.user_id == telegram_id,
         "outbox": or_(m.OutboxMessage.citizen_id == by_citizen,
                       m.OutboxMessage.chat_id == telegram_id),
+        # Broadcasts a staff member wrote: their authorship is about them.
+        "broadcasts": m.Broadcast.created_by == by_citizen,
     }
 
 
@@ -106,7 +108,7 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
         update(m.OutboxMessage).where(where["outbox"])
         .values(status="cancelled", body=None, buttons=None, citizen_id=None,
                 last_error="erased at the person's request")
-        .where(m.OutboxMessage.status.in_(("pending", "sending"))))
+        .where(m.OutboxMessage.status.in_(("pending", "sending", "paused"))))
     done.add("outbox_cancelled", result.rowcount or 0)
     # The rows stay (delivery counts of a broadcast), but say nothing of whom.
     result = await session.execute(
@@ -118,6 +120,10 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
         # Roles they granted to others stay; only the link to them goes.
         await session.execute(update(m.Role).where(m.Role.granted_by == citizen_id)
                               .values(granted_by=None))
+        # Broadcasts they wrote stay (staff content, delivery counts), unsigned.
+        result = await session.execute(update(m.Broadcast).where(where["broadcasts"])
+                                       .values(created_by=None))
+        done.add("broadcasts", result.rowcount or 0)
     for name in ("consents", "notification_preferences", "roles", "conversation_states",
                  "citizens"):
         result = await session.execute(delete(_table(name)).where(where[name]))

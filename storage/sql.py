@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
 from storage import personal_data
+from storage.broadcasts import SqlBroadcasts
 from storage.outbox import SqlOutbox
 from storage.records import (
     CitizenRecord,
@@ -250,6 +251,7 @@ class SqlUnitOfWork:
         self.opinions = SqlOpinions(self.session)
         self.outbox = SqlOutbox(self.session)
         self.personal = SqlPersonalData(self.session)
+        self.broadcasts = SqlBroadcasts(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

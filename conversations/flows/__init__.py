@@ -1,5 +1,5 @@
 """The state machines. Importing this package registers every flow."""
 
-from conversations.flows import menu, onboarding, opinion, preferences, rights
+from conversations.flows import broadcast, menu, onboarding, opinion, preferences, rights
 
-__all__ = ["menu", "onboarding", "opinion", "preferences", "rights"]
+__all__ = ["broadcast", "menu", "onboarding", "opinion", "preferences", "rights"]

@@ -43,6 +43,7 @@ TABLE_LABELS = {
     "conversation_states": N_("Where you are in the conversation"),
     "outbox": N_("Messages to you"),
     "outbox_cancelled": N_("Messages to you not sent yet (cancelled)"),
+    "broadcasts": N_("Broadcasts you wrote"),
 }
 
 
