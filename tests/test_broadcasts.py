@@ -168,7 +168,8 @@ async def test_a_button_is_previewed_and_delivered_in_each_language(town):  # ty
     await write_news(staff)
     assert "💬 Give my opinion: Tu Atención" in staff.labels()
     outcome = await staff.press("Give my opinion: Tu Atención")
-    previews = [r for r in outcome.replies if isinstance(r, Send) and r.buttons]
+    *previews, review = [r for r in outcome.replies if isinstance(r, Send) and r.buttons]
+    assert review.text == staff.shown and "Recipients: 3 citizens" in review.text
     assert [p.buttons[0][0].label for p in previews] == ["💬 Dar mi opinión",
                                                          "💬 Give my opinion"]
     await staff.press("Send to 3 citizens")
@@ -397,3 +398,55 @@ async def test_erasing_a_staff_member_keeps_their_broadcast_unsigned(town):  # t
         found = await session.get(m.Broadcast, 1)
         assert found.created_by is None and found.status == "queued"
     assert len(await outbox(backend)) == 3
+
+
+def test_the_command_line_lists_shows_pauses_resumes_and_cancels(tmp_path, monkeypatch,  # type: ignore[no-untyped-def]
+                                                                  capsys):
+    from bot import cli
+    from storage import migrate
+    from storage.database import create_engine, session_factory
+    from tests import services
+
+    url = services.sqlite_url(tmp_path)
+    migrate.upgrade(url)
+
+    async def seed() -> None:
+        engine = create_engine(url)
+        async with session_factory(engine)() as session:
+            session.add(m.Citizen(telegram_id=1, language="es", first_seen=NOW, last_seen=NOW))
+            session.add(m.Broadcast(kind="news", status="queued", audience={"key": "all"},
+                                    bodies={"es": "Hola"}, buttons=[], recipients=2,
+                                    created_at=NOW, queued_at=NOW))
+            await session.flush()
+            for chat, status in ((1, "pending"), (2, "sent")):
+                session.add(m.OutboxMessage(chat_id=chat, kind="message", body="Hola",
+                                            priority=2, not_before=NOW, status=status,
+                                            created_at=NOW, broadcast_id=1))
+            await session.commit()
+        await engine.dispose()
+
+    asyncio.run(seed())
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)  # no .env file from the working tree
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = cli.main(["broadcasts", *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = run("list")
+    assert code == 0 and "B-000001  news  queued  audience: all  languages: es" in out
+    assert "recipients 2  queued 1  sent 1  failed 0  blocked 0" in out
+    assert "rate 0.0/s  expected end not known yet" in out
+    code, out, _ = run("pause", "B-000001")
+    assert code == 0 and "B-000001  news  paused" in out
+    code, _, err = run("pause", "1")
+    assert code == 1 and "B-000001 not changed: it is paused" in err
+    code, out, _ = run("resume", "1")
+    assert code == 0 and "queued" in out
+    code, out, _ = run("cancel", "1")
+    assert code == 0 and "cancelled 1" in out and "news  cancelled" in out
+    code, _, err = run("status", "7")
+    assert code == 1 and "there is no broadcast B-000007" in err
+    with pytest.raises(SystemExit):
+        run("status", "seven")

@@ -378,7 +378,12 @@ class ChooseButton(State):
         return await self._review(ctx)
 
     async def _review(self, ctx: Ctx) -> Go:
-        return Go("review", replies=previews(ctx))
+        # The previews, then the review as a new message under them (an edit
+        # of this step's message would leave "Send" above the previews).
+        ctx.flow = broadcast.name
+        screen = await broadcast.states["review"].show(ctx)
+        return Go("review", show=False,
+                  replies=(*previews(ctx), Send(screen.text, screen.buttons)))
 
 
 def previews(ctx: Ctx) -> tuple[Send, ...]:
