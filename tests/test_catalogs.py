@@ -23,11 +23,16 @@ _QUOTED = re.compile(r"“([^”]+)”")
 NAMES = {"OK", "Participa", "Cl@ve"}
 # Reviewed by a translator: the same word as in Spanish, and the right one.
 SAME_AS_SPANISH = {
-    "ca": {"Main menu", "Photo", "Previous", "administrator", "moderator"},
+    "ca": {"Main menu", "Photo", "Previous", "administrator", "moderator", "paused"},
     "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Send",
-           "administrator", "moderator"},
+           "administrator", "moderator",
+           # broadcasts
+           "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "Refresh", "Updated.", "cancelled",
+           "draft", "paused", "sending"},
     "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Send", "Skip",
-           "administrator", "moderator"},
+           "administrator", "moderator",
+           # broadcasts
+           "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "cancelled"},
 }
 
 

@@ -202,10 +202,10 @@ class ChooseKind(State):
               "accepted workshop invitations (/notifications). Tap one.")
 
     async def show(self, ctx: Ctx) -> Screen:
-        rows = [(ctx.button("📰 " + ctx._(KIND_LABELS["news"]), "kind", "news"),),
-                (ctx.button("📅 " + ctx._(KIND_LABELS["workshop_invitation"]), "kind",
-                            "workshop_invitation"),),
-                ctx.back_cancel(back=False)]
+        icons = {"news": "📰", "workshop_invitation": "📅"}
+        rows = [(ctx.button(f"{icons[kind]} {ctx._(label)}", "kind", kind),)
+                for kind, label in KIND_LABELS.items()]
+        rows.append(ctx.back_cancel(back=False))
         return Screen("📣 " + ctx._(N_("<b>New broadcast</b>\n\nWhat are you sending?")),
                       tuple(rows))
 
