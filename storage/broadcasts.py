@@ -265,7 +265,11 @@ async def _figures(session: AsyncSession, row: m.Broadcast, now: datetime) -> Br
         select(func.count()).where(outbox.broadcast_id == row.id, outbox.status == "sent",
                                    outbox.sent_at > now - RATE_WINDOW))).scalar_one()
     queued = sum(counts.get(status, 0) for status in OPEN)
-    rate = recent / RATE_WINDOW.total_seconds()
+    # Over the last minute, or since it was queued when that is more recent.
+    span = RATE_WINDOW.total_seconds()
+    if row.queued_at is not None:
+        span = min(span, max((now - row.queued_at).total_seconds(), 1.0))
+    rate = recent / span
     status = _status_of(row, queued)
     expected = None
     if status == "queued" and queued and rate > 0:
