@@ -14,11 +14,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from bot.sender import OutboxSender
+from bot.transport import Delivery
 from conversations.vocabulary import Send
 from storage import models as m
 from storage.broadcasts import NewBroadcast, Rendered, enqueue
 from storage.outbox import NewNotification, OutboxStore
-from storage.send_limits import LocalSendLimiter, Priority
+from storage.send_limits import Grant, LocalSendLimiter, Priority
 from storage.sql import SqlUnitOfWork
 from tests.harness import NOW, Person, make_engine
 
@@ -385,6 +387,61 @@ async def test_interactive_replies_go_first_while_a_broadcast_waits_for_the_budg
     reply = asyncio.create_task(send("reply", 99, Priority.INTERACTIVE))
     await asyncio.gather(reply, *broadcasts)
     assert order[0] == "reply"
+
+
+class _Recorder:
+    """A limiter that grants (or refuses) everything and remembers what it was asked."""
+
+    def __init__(self, grant: Grant) -> None:
+        self.grant = grant
+        self.asked: list[tuple[int, Priority]] = []
+
+    async def acquire(self, chat_id, priority, *, timeout=None):  # type: ignore[no-untyped-def]  # noqa: ASYNC109
+        self.asked.append((chat_id, priority))
+        return self.grant
+
+    async def penalise(self, chat_id, seconds):  # type: ignore[no-untyped-def]
+        return None
+
+    async def sent_recently(self, chat_id, within=1.0):  # type: ignore[no-untyped-def]
+        return False
+
+
+class _Telegram:
+    def __init__(self) -> None:
+        self.sent: list[str | None] = []
+
+    async def send_queued(self, row):  # type: ignore[no-untyped-def]
+        self.sent.append(row.body)
+        return Delivery("sent", message_id=len(self.sent))
+
+
+@pytest.mark.parametrize("share_grants", [True, False])
+async def test_a_broadcast_takes_from_its_share_of_the_rate_first(town, share_grants):  # type: ignore[no-untyped-def]
+    backend, staff, citizens = town
+    await queue_news(staff)
+    async with SqlUnitOfWork(backend.sessions) as uow:
+        await uow.outbox.enqueue(NewNotification(chat_id=citizens["dan"].id, created_at=NOW,
+                                                 body="Your ticket was answered"))
+        await uow.commit()
+    share = _Recorder(Grant(True) if share_grants else Grant(False, chat_wait=2.0))
+    shared, telegram = _Recorder(Grant(True)), _Telegram()
+    store = OutboxStore(backend.sessions)
+    sender = OutboxSender(store, telegram, shared, clock=lambda: NOW,  # type: ignore[arg-type]
+                          broadcast_limiter=share)
+    for row in await store.claim("w", NOW, 10):
+        await sender.send_one(row)
+    assert [priority for _, priority in share.asked] == [Priority.BROADCAST] * 3
+    if share_grants:
+        assert len(telegram.sent) == 4
+        assert [priority for _, priority in shared.asked] == [
+            Priority.PERSONAL, Priority.BROADCAST, Priority.BROADCAST, Priority.BROADCAST]
+    else:
+        # No room in the broadcasts' share: they wait (not an attempt), the rest goes.
+        assert telegram.sent == ["Your ticket was answered"]
+        rows = await outbox(backend, broadcast_id=1)
+        assert {(r.status, r.attempts, r.not_before) for r in rows} == {
+            ("pending", 0, NOW + timedelta(seconds=2))}
 
 
 async def test_erasing_a_staff_member_keeps_their_broadcast_unsigned(town):  # type: ignore[no-untyped-def]
