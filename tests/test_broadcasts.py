@@ -114,8 +114,20 @@ async def test_a_staff_role_row_opens_the_wizard(town):  # type: ignore[no-untyp
             m.Citizen.telegram_id == bea.id))).scalar_one()
         session.add(m.Role(citizen_id=citizen_id, role="staff", granted_at=NOW))
         await session.commit()
+    await bea.command("/help")
+    assert "/broadcast — Enviar noticias" in bea.last_texts()[-1]
     await bea.command("/broadcast")
     assert "Nueva difusión" in bea.shown
+
+
+async def test_an_audience_with_nothing_to_pick_says_so(sql_backend):  # type: ignore[no-untyped-def]
+    staff = Person(make_engine(sql_backend, admin_ids=frozenset({STAFF_ID})), id=STAFF_ID)
+    await staff.consent()
+    await staff.command("/broadcast")
+    await staff.press("News")
+    await staff.press("Those who took part in a laboratory")  # there is no lab at all
+    assert "There is nothing to choose from for that yet." in staff.last_texts()[-1]
+    assert "Who should receive it?" in staff.shown
 
 
 async def test_news_reach_those_who_accepted_them_in_their_language(town):  # type: ignore[no-untyped-def]
@@ -285,6 +297,7 @@ async def test_broadcasts_shows_figures_and_pauses_resumes_cancels(town):  # typ
     await queue_news(staff)
     ana, bea, eki = (citizens[n].id for n in ("ana", "bea", "eki"))
     async with backend.sessions() as session:
+        await session.execute(update(m.Broadcast).values(queued_at=NOW - timedelta(minutes=5)))
         await session.execute(update(m.OutboxMessage).where(m.OutboxMessage.chat_id == ana)
                               .values(status="sent", sent_at=NOW - timedelta(seconds=30)))
         await session.execute(update(m.OutboxMessage).where(m.OutboxMessage.chat_id == bea)

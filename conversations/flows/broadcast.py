@@ -232,8 +232,11 @@ class ChooseAudience(State):
 
     async def on_button(self, data: CallbackData, ctx: Ctx) -> Go | None:
         found = AUDIENCES.get(data.id() or "") if data.action == "who" else None
-        if found is None:
+        if found is None or found.key not in AUDIENCE_LABELS:
             return None
+        if found.needs and not await PICKERS[found.needs].choices(ctx):
+            return stay(ctx._(N_("There is nothing to choose from for that yet. Please choose "
+                                 "another audience.")))
         ctx.data["audience"] = {"key": found.key, "value": None}
         return Go("value" if found.needs else "message", carry={"language_index": 0})
 
