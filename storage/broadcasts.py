@@ -164,7 +164,7 @@ class BroadcastFigures:
 
 def _status_of(row: m.Broadcast, queued: int) -> str:
     # "done" is set by the sender's sweep; until then a finished one reads done.
-    return "done" if row.status == "queued" and queued == 0 else row.status
+    return "done" if row.status in ("queued", "paused") and queued == 0 else row.status
 
 
 class SqlBroadcasts:
@@ -354,8 +354,9 @@ async def settle(sessions: async_sessionmaker, now: datetime) -> None:
             .execution_options(synchronize_session=False))
         still_open = exists().where(m.OutboxMessage.broadcast_id == m.Broadcast.id,
                                     m.OutboxMessage.status.in_(OPEN))
+        # Paused ones too: paused just as its last messages went out.
         await session.execute(
-            update(m.Broadcast).where(m.Broadcast.status == "queued", ~still_open)
+            update(m.Broadcast).where(m.Broadcast.status.in_(("queued", "paused")), ~still_open)
             .values(status="done", finished_at=now).execution_options(
                 synchronize_session=False))
         await session.commit()

@@ -520,3 +520,9 @@ def test_the_command_line_lists_shows_pauses_resumes_and_cancels(tmp_path, monke
     assert code == 1 and "there is no broadcast B-000007" in err
     with pytest.raises(SystemExit):
         run("status", "seven")
+
+
+async def test_an_admin_who_never_consented_is_asked_to_first(sql_backend):  # type: ignore[no-untyped-def]
+    admin = Person(make_engine(sql_backend, admin_ids=frozenset({STAFF_ID})), id=STAFF_ID)
+    await admin.command("/broadcast")
+    assert "Hello! This is the participation channel" in admin.shown

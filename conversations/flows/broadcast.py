@@ -188,6 +188,8 @@ def as_keyboard(rendered: Rendered) -> Keyboard:
 @roles.staff_command("broadcast", roles.STAFF,
                      N_("Send news or a workshop invitation to citizens"))
 async def start(event: Event, ctx: Ctx) -> Go:
+    if not ctx.consented:  # an ADMIN_IDS admin who never accepted the privacy notice
+        return Go("start.welcome")
     return Go("bc.kind")
 
 
