@@ -310,7 +310,9 @@ async def _rows(session: AsyncSession, broadcast_id: int, before: tuple[str, ...
 
 
 async def pause(session: AsyncSession, broadcast_id: int, now: datetime) -> str | None:
-    """The sender skips its rows until resumed (a row being sent finishes)."""
+    """The sender skips its rows until resumed. Rows it had already claimed
+    (at most one batch, about a second of sending) still go out; one that
+    comes back as pending is not claimed again (see ``storage.outbox``)."""
     refused = await _switch(session, broadcast_id, ("queued",), "paused")
     if refused is None:
         await _rows(session, broadcast_id, ("pending",), status="paused")

@@ -86,6 +86,10 @@ def _claimable() -> tuple:
                         earlier.priority <= row.priority),
         # Never to a citizen who blocked the bot (the sweep marks these rows).
         ~exists().where(m.Citizen.id == row.citizen_id, m.Citizen.blocked_bot.is_(True)),
+        # Nor a row of a paused or cancelled broadcast that came back as pending
+        # (it was being sent at that moment; the sweep sets it aside).
+        ~exists().where(m.Broadcast.id == row.broadcast_id,
+                        m.Broadcast.status.in_(("paused", "cancelled"))),
     )
 
 

@@ -323,7 +323,15 @@ async def test_broadcasts_shows_figures_and_pauses_resumes_cancels(town):  # typ
     assert [r.status for r in await outbox(backend, chat_id=eki)] == ["paused"]
     store = OutboxStore(backend.sessions)
     assert await store.claim("w", NOW + timedelta(hours=1), 10) == []  # the sender skips it
+    # A row being sent at the pause that comes back as pending (a 429) is not taken
+    # either, and the sweep sets it aside with the others.
+    async with backend.sessions() as session:
+        await session.execute(update(m.OutboxMessage).where(m.OutboxMessage.chat_id == eki)
+                              .values(status="pending"))
+        await session.commit()
+    assert await store.claim("w", NOW + timedelta(hours=1), 10) == []
     await store.settle_broadcasts(NOW)
+    assert [r.status for r in await outbox(backend, chat_id=eki)] == ["paused"]
     again = await staff.press_data(pause)
     assert again.replies[0].text == "B-000001 is already paused."
 
