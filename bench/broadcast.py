@@ -229,7 +229,8 @@ async def deliver(url: str, broadcast_id: int, citizens: int, seconds: float,
     print(f"(2) delivery for {elapsed:.0f} s at SEND_RATE={rate:g} (default), sender "
           f"concurrency {settings.sender_concurrency}, fake Bot API 30/s + 1/s per chat")
     print(f"    broadcast messages accepted by the fake: {len(accepted)}; achieved rate "
-          f"{rate_seen:.2f}/s (target ≈ {rate:g}/s less the interactive replies' share)")
+          f"{rate_seen:.2f}/s (at most {rate * BROADCAST_SHARE:g}/s: "
+          f"{BROADCAST_SHARE:.0%} of SEND_RATE, the rest kept for replies)")
     print(f"    429s: {too_many} (target 0)")
     print(f"    figures (participa broadcasts status {broadcast_id}): status {figures.status}, "
           f"recipients {figures.recipients}, queued {figures.queued}, sent {figures.sent}, "
