@@ -24,8 +24,9 @@ STAFF_ID = 7001
 
 
 @pytest.fixture
-async def staff_bot(fake, database, framework) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
-    settings = bot_settings(fake.base_url, database, "polling", None, framework)
+async def staff_bot(fake, database, framework, redis_prefix) -> AsyncIterator[RunningBot]:  # type: ignore[no-untyped-def]
+    # With TEST_REDIS_URL the send budgets (the broadcasts' share too) live in Redis.
+    settings = bot_settings(fake.base_url, database, "polling", redis_prefix, framework)
     settings = settings.model_copy(update={"admin_ids": [STAFF_ID]})
     running = RunningBot(settings, fake, "polling")
     await running.start()
