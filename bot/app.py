@@ -103,7 +103,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
     transport = make_transport(settings, runtime)
     sender = OutboxSender(runtime.outbox, transport, runtime.limiter,
                           concurrency=settings.sender_concurrency,
-                          spacing=1 / settings.send_rate if settings.send_rate else 0.0)
+                          spacing=1 / settings.send_rate if settings.send_rate else 0.0,
+                          broadcast_limiter=runtime.broadcast_limiter)
     pipeline = Pipeline(runtime.engine, transport, on_queued=sender.wake)
     runners: list[web.AppRunner] = []
     poller: Poller | None = None

@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.html_text import CAPTION_LIMIT, split_html, truncate_html, visible_length
+from bot.html_text import (
+    CAPTION_LIMIT,
+    entities_html,
+    split_html,
+    truncate_html,
+    visible_length,
+)
 from bot.profile import commands_for, description_for
 from bot.transport import BlockedCallback, Delivery
 from conversations.vocabulary import (
@@ -87,13 +93,16 @@ def message_event(update_id: int, message: Any, *, edited: bool = False) -> Even
             command = text[1:entity.length].split("@", 1)[0].lower()
             return Event(kind="command", text=text, command=command,
                          args=text[entity.length:].strip(), **common)
-        return Event(kind="text", text=text, **common)
+        return Event(kind="text", text=text, html=entities_html(text, message.entities),
+                     **common)
     for field in MEDIA_FIELDS:
         value = getattr(message, field, None)
         if value:  # PTB: an empty tuple for no photo
             file_id = value[-1].file_id if field == "photo" else getattr(value, "file_id", None)
-            return Event(kind="media", media=Media(field, file_id), text=message.caption,
-                         **common)
+            caption = message.caption
+            return Event(kind="media", media=Media(field, file_id), text=caption,
+                         html=entities_html(caption, message.caption_entities)
+                         if caption is not None else None, **common)
     return Event(kind="other", **common)
 
 

@@ -9,6 +9,7 @@
     participa proposals status SLUG STATUS [--reason TEXT]
     participa purge [--dry-run]
     participa roles grant|revoke ROLE PERSON | list
+    participa broadcasts list|status ID|pause ID|resume ID|cancel ID
 """
 
 from __future__ import annotations
@@ -83,7 +84,25 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("status", choices=list(PROPOSAL_STATUSES))
     status.add_argument("--reason", help="the reason (rejected) or the administration's "
                         "answer, in DEFAULT_LOCALE")
+    broadcasts = verbs.add_parser("broadcasts", help="news and workshop invitations: "
+                                  "delivery figures; pause, resume or cancel")
+    broadcast_verbs = broadcasts.add_subparsers(dest="broadcasts_verb", required=True,
+                                                metavar="ACTION")
+    broadcast_verbs.add_parser("list", help="the latest broadcasts and their figures")
+    for action, text in (("status", "one broadcast's figures"),
+                         ("pause", "stop sending it for now (nothing is lost)"),
+                         ("resume", "send a paused broadcast again"),
+                         ("cancel", "never send what is left of it")):
+        found = broadcast_verbs.add_parser(action, help=text)
+        found.add_argument("id", type=_broadcast_id, help="the broadcast: 12 or B-000012")
     return parser
+
+
+def _broadcast_id(value: str) -> int:
+    digits = value.upper().removeprefix("B-")
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError(f"not a broadcast id: {value!r} (12 or B-000012)")
+    return int(digits)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,6 +180,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.verb == "roles":
         _require_schema(settings)
         return asyncio.run(_roles(settings, args))
+    if args.verb == "broadcasts":
+        _require_schema(settings)
+        return asyncio.run(_broadcasts(settings, args))
     return 2
 
 
@@ -324,6 +346,59 @@ async def _export(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{len(rows)} rows written to {args.output}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(content)
+    return 0
+
+
+def _figures_lines(figures) -> list[str]:  # type: ignore[no-untyped-def]
+    audience = figures.audience.get("key", "?")
+    if figures.audience.get("value") is not None:
+        audience += f" {figures.audience['value']}"
+    lines = [f"B-{figures.id:06d}  {figures.kind}  {figures.status}  audience: {audience}  "
+             f"languages: {', '.join(sorted(figures.languages))}",
+             f"  recipients {figures.recipients}  queued {figures.queued}  sent {figures.sent}"
+             f"  failed {figures.failed}  blocked {figures.blocked}"
+             f"  cancelled {figures.cancelled}"]
+    if figures.status == "queued":
+        end = figures.expected_end.isoformat(timespec="seconds") if figures.expected_end \
+            else "not known yet (nothing sent in the last minute)"
+        lines.append(f"  rate {figures.rate:.1f}/s  expected end {end}")
+    elif figures.finished_at is not None:
+        lines.append(f"  finished {figures.finished_at.isoformat(timespec='seconds')}")
+    return lines
+
+
+async def _broadcasts(settings: Settings, args: argparse.Namespace) -> int:
+    from storage import broadcasts
+    from storage.database import create_engine, session_factory
+
+    db = create_engine(settings.database_url)
+    now = datetime.now(UTC)
+    verb = args.broadcasts_verb
+    try:
+        async with session_factory(db)() as session:
+            if verb == "list":
+                found = await broadcasts.latest(session, 20, now)
+                if not found:
+                    print("no broadcasts yet")
+                for figures in found:
+                    print("\n".join(_figures_lines(figures)))
+                return 0
+            if verb != "status":
+                refused = await getattr(broadcasts, verb)(session, args.id, now)
+                if refused is not None:
+                    reason = "there is no such broadcast" if refused == "missing" \
+                        else f"it is {refused}"
+                    print(f"participa broadcasts {verb}: B-{args.id:06d} not changed: {reason}",
+                          file=sys.stderr)
+                    return 1
+                await session.commit()
+            figures = await broadcasts.figures(session, args.id, now)
+    finally:
+        await db.dispose()
+    if figures is None:
+        print(f"participa broadcasts: there is no broadcast B-{args.id:06d}", file=sys.stderr)
+        return 1
+    print("\n".join(_figures_lines(figures)))
     return 0
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.config import Settings
-from bot.sender import PER_CHAT_PER_SECOND, PER_GROUP_PER_MINUTE
+from bot.sender import BROADCAST_SHARE, PER_CHAT_PER_SECOND, PER_GROUP_PER_MINUTE
 from conversations.engine import Engine
 from storage.database import create_engine, session_factory
 from storage.limits import LocalThrottle, RedisThrottle, Throttle
@@ -31,6 +31,7 @@ class Runtime:
     engine: Engine
     limiter: SendLimiter
     outbox: OutboxStore
+    broadcast_limiter: SendLimiter | None = None
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
@@ -54,7 +55,14 @@ class Runtime:
         limiter: SendLimiter = (
             RedisSendLimiter(redis, settings.redis_prefix, settings.send_rate, **per_chat)
             if redis is not None else LocalSendLimiter(settings.send_rate, **per_chat))
-        return cls(settings, db, sessions, redis, engine, limiter, OutboxStore(sessions))
+        # Broadcasts' own share of the rate (see bot.sender.BROADCAST_SHARE).
+        share = {"rate": settings.send_rate * BROADCAST_SHARE, "per_chat_per_second": 0,
+                 "per_group_per_minute": 0}
+        broadcast_limiter: SendLimiter = (
+            RedisSendLimiter(redis, f"{settings.redis_prefix}broadcast:", **share)
+            if redis is not None else LocalSendLimiter(**share))
+        return cls(settings, db, sessions, redis, engine, limiter, OutboxStore(sessions),
+                   broadcast_limiter)
 
     async def check_database(self) -> None:
         async with self.db.connect() as conn:

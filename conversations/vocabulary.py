@@ -49,6 +49,8 @@ class Event:
     ``update_id`` is the transport's delivery id (Telegram's update_id); the
     engine processes each one once. ``message_id`` is the message the event
     came in, or for a button press the message that carried the button.
+    ``html`` is ``text`` (or a caption) with the sender's formatting as
+    Telegram HTML, escaped: what to send back to show it as they wrote it.
     """
 
     update_id: int | None
@@ -56,6 +58,7 @@ class Event:
     user: Who
     kind: EventKind
     text: str | None = None
+    html: str | None = None
     command: str | None = None
     args: str = ""
     data: str | None = None

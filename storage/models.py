@@ -203,7 +203,9 @@ class ConversationState(Base):
 
 # held: waiting for something before it may be sent (a ticket's posts wait for
 # its forum topic to exist; the topic's hook releases them as pending).
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "blocked", "cancelled", "held")
+# paused: a row of a paused broadcast, set aside until it is resumed.
+OUTBOX_STATUSES = ("pending", "sending", "paused", "sent", "failed", "blocked", "cancelled",
+                   "held")
 OUTBOX_STATUS_CHECK = "status IN (" + ", ".join(f"'{k}'" for k in OUTBOX_STATUSES) + ")"
 # message and copy: a text or a relayed message; topic: createForumTopic (body
 # is the name); delete: deleteMessage (target_message_id); commands: a person's
@@ -219,7 +221,9 @@ class OutboxMessage(Base):
     outbox sender under the shared rate limits. ``dedupe_key`` makes a second
     row for the same notification impossible. ``on_sent`` names the hook
     told the Telegram message id once it is sent (e.g. to store a ticket's
-    message in the moderators' group).
+    message in the moderators' group). ``broadcast_id`` links a broadcast's
+    deliveries, whose counts are read from here; a paused broadcast's rows
+    are ``paused`` (never claimed) until resumed.
     """
 
     __tablename__ = "outbox"
@@ -257,6 +261,42 @@ class OutboxMessage(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    broadcast_id: Mapped[int | None] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="SET NULL"), index=True)
+
+
+BROADCAST_STATUSES = ("draft", "queued", "paused", "cancelled", "done")
+
+
+class Broadcast(Base):
+    """News or a workshop invitation sent by staff to an audience of citizens.
+
+    ``audience`` is ``{"key": ..., "value": ...}`` (see
+    :mod:`storage.broadcasts`); ``bodies`` the HTML per language, as the
+    staff member formatted it; ``buttons`` what the message offers
+    (``[{"kind": ..., "id": ...}]``), rendered in each recipient's language.
+    Delivery counts come from the outbox rows that point here.
+    """
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'queued', 'paused', 'cancelled', 'done')",
+                        name="known_status"),
+        CheckConstraint("kind IN ('news', 'workshop_invitation')", name="known_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
+    audience: Mapped[dict] = mapped_column(Json)
+    bodies: Mapped[dict[str, str]] = mapped_column(Json)
+    buttons: Mapped[list] = mapped_column(Json, default=list)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    recipients: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class ChatMigration(Base):

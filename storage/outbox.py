@@ -3,7 +3,9 @@ sender's side (claim due rows, record what Telegram answered).
 
 Life of a row: ``pending`` → claimed (``sending``, with the claimer and the
 time) → ``sent`` | ``failed`` | ``blocked``; or back to ``pending`` with a
-later ``not_before`` (rate limit, a 429, a network error). A claim that was
+later ``not_before`` (rate limit, a 429, a network error). A broadcast's
+rows are ``paused`` while it is paused (never claimed) and ``cancelled``
+when it is cancelled. A claim that was
 never finished (the process died) is taken back after :data:`LEASE`, so no
 row is missed; only rows in flight at the moment of the crash can go out
 twice.
@@ -87,6 +89,10 @@ def _claimable() -> tuple:
                         earlier.priority <= row.priority),
         # Never to a citizen who blocked the bot (the sweep marks these rows).
         ~exists().where(m.Citizen.id == row.citizen_id, m.Citizen.blocked_bot.is_(True)),
+        # Nor a row of a paused or cancelled broadcast that came back as pending
+        # (it was being sent at that moment; the sweep sets it aside).
+        ~exists().where(m.Broadcast.id == row.broadcast_id,
+                        m.Broadcast.status.in_(("paused", "cancelled"))),
     )
 
 
@@ -131,7 +137,7 @@ class SqlOutbox:
         result = await self.session.execute(
             update(m.OutboxMessage)
             .where(m.OutboxMessage.chat_id == chat_id,
-                   m.OutboxMessage.status.in_(("pending", "sending", "held")))
+                   m.OutboxMessage.status.in_(("pending", "sending", "held", "paused")))
             .values(status="cancelled", last_error=reason)
             .execution_options(synchronize_session=False))
         return result.rowcount or 0
@@ -197,6 +203,12 @@ class OutboxStore:
                 .execution_options(synchronize_session=False))
             await session.commit()
             return result.rowcount or 0
+
+    async def settle_broadcasts(self, now: datetime) -> None:
+        """Rows of paused or cancelled broadcasts follow them; finished ones are done."""
+        from storage.broadcasts import settle
+
+        await settle(self.sessions, now)
 
     async def take_back_stale(self, now: datetime) -> int:
         """Claims older than the lease (a sender died): due again."""

@@ -32,6 +32,7 @@ PERSONAL: tuple[str, ...] = (
     "citizens", "consents", "notification_preferences", "roles", "opinions",
     "proposals", "proposal_ratings", "conversation_states", "outbox", "tickets",
     "ticket_messages", "moderation_blocks", "audit_log", "hidden_content",
+    "broadcasts",
 )
 
 # Telegram lets a bot delete its messages in a group for 48 hours only.
@@ -81,6 +82,8 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
         "hidden_content": or_(m.HiddenContent.hidden_by == telegram_id, and_(
             m.HiddenContent.kind == "opinion", m.HiddenContent.item_id.in_(
                 select(m.Opinion.id).where(m.Opinion.citizen_id == by_citizen)))),
+        # Broadcasts a staff member wrote: their authorship is about them.
+        "broadcasts": m.Broadcast.created_by == by_citizen,
     }
 
 
@@ -151,7 +154,7 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
         update(m.OutboxMessage).where(where["outbox"])
         .values(status="cancelled", body=None, buttons=None, citizen_id=None,
                 last_error="erased at the person's request")
-        .where(m.OutboxMessage.status.in_(("pending", "sending"))))
+        .where(m.OutboxMessage.status.in_(("pending", "sending", "paused"))))
     done.add("outbox_cancelled", result.rowcount or 0)
     # The rows stay (delivery counts of a broadcast), but say nothing of whom.
     result = await session.execute(
@@ -174,6 +177,10 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
         # Roles they granted to others stay; only the link to them goes.
         await session.execute(update(m.Role).where(m.Role.granted_by == citizen_id)
                               .values(granted_by=None))
+        # Broadcasts they wrote stay (staff content, delivery counts), unsigned.
+        result = await session.execute(update(m.Broadcast).where(where["broadcasts"])
+                                       .values(created_by=None))
+        done.add("broadcasts", result.rowcount or 0)
     for name in ("consents", "notification_preferences", "roles", "conversation_states",
                  "moderation_blocks", "citizens"):
         result = await session.execute(delete(_table(name)).where(where[name]))

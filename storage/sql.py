@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
 from storage import personal_data
+from storage.broadcasts import SqlBroadcasts
 from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import SqlOutbox
 from storage.proposals import SqlProposals
@@ -285,6 +286,7 @@ class SqlUnitOfWork:
         self.tickets = SqlTickets(self.session)
         self.moderation = SqlModeration(self.session)
         self.chats = SqlChats(self.session)
+        self.broadcasts = SqlBroadcasts(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, Self
 
+from storage.broadcasts import BroadcastFigures, NewBroadcast, Rendered
 from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import NewNotification
 from storage.personal_data import Erasure
@@ -81,6 +82,28 @@ class OutboxRepo(Protocol):
         """Held rows whose dedupe key starts with ``key_prefix`` become due (SQL only)."""
 
 
+class BroadcastsRepo(Protocol):
+    """SQL only (see :mod:`storage.broadcasts`)."""
+
+    async def count(self, kind: str, audience_key: str, value: Any) -> dict[str, int]:
+        """Recipients by language."""
+
+    async def queue(self, new: NewBroadcast, rendered: dict[str, Rendered],
+                    now: datetime) -> tuple[int, int]:
+        """Create the broadcast and queue its rows: (id, rows queued)."""
+
+    async def latest(self, limit: int, now: datetime) -> list[BroadcastFigures]: ...
+    async def labs(self) -> list[LabRecord]:
+        """Every lab, open or not."""
+
+    async def figures(self, broadcast_id: int, now: datetime) -> BroadcastFigures | None: ...
+    async def pause(self, broadcast_id: int, now: datetime) -> str | None:
+        """None when done, else the status that prevented it ("missing": no such one)."""
+
+    async def resume(self, broadcast_id: int, now: datetime) -> str | None: ...
+    async def cancel(self, broadcast_id: int, now: datetime) -> str | None: ...
+
+
 class PersonalDataRepo(Protocol):
     async def collect(self, telegram_id: int) -> dict[str, list[dict[str, Any]]]: ...
     async def erase(self, telegram_id: int, *, keep_comments: bool,
@@ -126,6 +149,7 @@ class UnitOfWork(Protocol):
     tickets: SqlTickets
     moderation: SqlModeration
     chats: SqlChats
+    broadcasts: BroadcastsRepo  # SQL only
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -23,15 +23,22 @@ _QUOTED = re.compile(r"“([^”]+)”")
 NAMES = {"OK", "Participa", "Cl@ve"}
 # Reviewed by a translator: the same word as in Spanish, and the right one.
 SAME_AS_SPANISH = {
-    "ca": {"Main menu", "Photo", "Previous", "Published", "administrator", "moderator"},
+    "ca": {"Main menu", "Photo", "Previous", "Published", "administrator", "moderator",
+           # broadcasts
+           "paused"},
     "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Reply", "Send",
            "Team", "Accepted", "Opinion {ref} on {service}: {stars} ({date})", "Published",
            "Reason: {answer}", "Status: {status}", "Title: {title}", "{name}: off",
-           "{name}: on", "administrator", "moderator"},
+           "{name}: on", "administrator", "moderator",
+           # broadcasts
+           "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "Refresh", "Updated.", "cancelled",
+           "draft", "paused", "sending"},
     "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Reply", "Send",
            "Skip", "Page {page} of {pages}", "Published", "Reason: {answer}", "Saved.",
            "Status: {status}", "Title: {title}", "{sorting} · page {page} of {pages}",
-           "administrator", "moderator"},
+           "administrator", "moderator",
+           # broadcasts
+           "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "cancelled"},
 }
 
 

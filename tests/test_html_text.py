@@ -114,3 +114,48 @@ async def test_the_transport_sends_every_part_and_telegram_accepts_them(  # type
         squeeze(parse_html(text).text)
     # The buttons go with the last part only, where the citizen reads on.
     assert [bool(m.buttons) for m in delivered] == [False] * (len(delivered) - 1) + [True]
+
+
+# -- a received message's formatting back to HTML (broadcasts keep it) ------------
+
+class _Entity:
+    """An entity as both libraries hand it over (attributes, not a dict)."""
+
+    def __init__(self, raw: dict) -> None:  # type: ignore[type-arg]
+        self.type = raw["type"]
+        self.offset, self.length = raw["offset"], raw["length"]
+        self.url = raw.get("url")
+        self.language = raw.get("language")
+        self.custom_emoji_id = raw.get("custom_emoji_id")
+        self.user = type("User", (), {"id": raw["user"]["id"]})() if "user" in raw else None
+
+
+@pytest.mark.parametrize("source", [
+    "plain &amp; &lt;simple&gt; text",
+    "<b>Hola</b> <i>vecinas y vecinos</i> 👋🏽 <u>hoy</u> <s>no</s> <tg-spoiler>sí</tg-spoiler>",
+    "<b>bold <i>both</i> bold</b> and <a href=\"https://example.org/?a=1&amp;b=2\">a "
+    "link 🔗</a>",
+    "emoji 👨‍👩‍👧 before <b>bold 𝕏</b> after",
+    "<code>x &lt; y</code> and <pre><code class=\"language-python\">print(1)</code></pre>",
+    "<blockquote>quoted <b>words</b></blockquote>",
+])
+def test_entities_become_the_same_html_again(source):  # type: ignore[no-untyped-def]
+    from bot.html_text import entities_html
+
+    parsed = parse_html(source)
+    rendered = entities_html(parsed.text, [_Entity(e) for e in parsed.entities])
+    again = parse_html(rendered)
+    assert again.text == parsed.text
+    assert again.entities == parsed.entities
+
+
+def test_overlapping_entities_still_give_valid_html():
+    from bot.html_text import entities_html
+
+    text = "one two three"
+    entities = [_Entity({"type": "bold", "offset": 0, "length": 7}),
+                _Entity({"type": "italic", "offset": 4, "length": 9}),
+                _Entity({"type": "mention", "offset": 0, "length": 3})]
+    rendered = entities_html(text, entities)
+    assert rendered == "<b>one <i>two</i></b><i> three</i>"
+    assert parse_html(rendered).text == text

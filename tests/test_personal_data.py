@@ -96,6 +96,9 @@ async def person_with_everything(backend) -> Person:  # type: ignore[no-untyped-
                               .values(status="published"))
         citizen = (await session.execute(select(m.Citizen))).scalar_one()
         session.add(m.Role(citizen_id=citizen.id, role="moderator", granted_at=NOW))
+        session.add(m.Broadcast(kind="news", created_by=citizen.id, status="done",
+                                audience={"key": "all"}, bodies={"es": "Hola"}, buttons=[],
+                                created_at=NOW))
         await session.commit()
     async with SqlUnitOfWork(backend.sessions) as uow:
         await uow.outbox.enqueue(NewNotification(chat_id=ana.id, created_at=NOW,

@@ -1,6 +1,7 @@
 """The state machines. Importing this package registers every flow."""
 
 from conversations.flows import (
+    broadcast,
     menu,
     moderation,
     onboarding,
@@ -15,5 +16,6 @@ from conversations.flows import (
     tickets,
 )
 
-__all__ = ["menu", "moderation", "onboarding", "opinion", "participation", "preferences",
-           "proposal_news", "proposal_submission", "proposals", "rights", "staff", "tickets"]
+__all__ = ["broadcast", "menu", "moderation", "onboarding", "opinion", "participation",
+           "preferences", "proposal_news", "proposal_submission", "proposals", "rights", "staff",
+           "tickets"]

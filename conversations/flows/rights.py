@@ -50,6 +50,7 @@ TABLE_LABELS = {
     "moderation_blocks": N_("Moderation blocks"),
     "audit_log": N_("Moderation and role records"),
     "hidden_content": N_("Hidden comments"),
+    "broadcasts": N_("Broadcasts you wrote"),
 }
 
 
