@@ -149,6 +149,7 @@ class Notify:
     priority: int = PERSONAL
     not_before: datetime | None = None
     on_sent: str | None = None
+    not_after: datetime | None = None  # pointless later: dropped, never sent late
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,7 @@ class NewNotification:
     dedupe_key: str | None = None
     on_sent: str | None = None
     not_before: datetime | None = None
+    not_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,8 @@ class SqlOutbox:
             "kind": item.kind, "body": item.body, "buttons": item.buttons,
             "copy_from_chat_id": item.copy_from_chat_id, "copy_message_id": item.copy_message_id,
             "priority": item.priority, "dedupe_key": item.dedupe_key, "on_sent": item.on_sent,
-            "not_before": item.not_before or item.created_at, "status": "pending",
+            "not_before": item.not_before or item.created_at, "not_after": item.not_after,
+            "status": "pending",
             "attempts": 0, "created_at": item.created_at,
         }
         stmt = insert_for(self.session, m.OutboxMessage).values(**values)
@@ -151,6 +153,13 @@ class OutboxStore:
         """
         row = m.OutboxMessage
         async with self.sessions() as session:
+            # Rows past their ``not_after`` (a reminder of a workshop that has
+            # started, after downtime) are dropped, never sent late.
+            await session.execute(
+                update(row).where(row.status == "pending", row.not_after.is_not(None),
+                                  row.not_after <= now)
+                .values(status="cancelled", last_error="expired before it could be sent")
+                .execution_options(synchronize_session=False))
             due = (select(row.id)
                    .where(*_claimable(), row.not_before <= now)
                    .order_by(row.priority, row.not_before, row.id)

@@ -9,6 +9,7 @@ added without being classified, so a new journey cannot forget its data.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,12 +26,15 @@ NOT_PERSONAL: dict[str, str] = {
     "services": "content written by staff",
     "processed_updates": "update ids only, pruned after 48 hours",
     "chat_migrations": "ids of groups, not of people",
+    "workshops": "content written by staff",
+    "workshop_questions": "content written by staff",
 }
 
 # Tables with personal data, in the order they are exported.
 PERSONAL: tuple[str, ...] = (
     "citizens", "consents", "notification_preferences", "roles", "opinions",
-    "conversation_states", "outbox",
+    "conversation_states", "outbox", "registrations", "registration_answers",
+    "sensitive_answers",
 )
 
 
@@ -49,6 +53,7 @@ class Erasure:
 def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
     """Each personal table's rows for this person, as a WHERE clause."""
     by_citizen = citizen_id if citizen_id is not None else -1
+    registrations = select(m.Registration.id).where(m.Registration.citizen_id == by_citizen)
     return {
         "citizens": m.Citizen.telegram_id == telegram_id,
         "consents": m.Consent.citizen_id == by_citizen,
@@ -58,6 +63,9 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
         "conversation_states": m.ConversationState.user_id == telegram_id,
         "outbox": or_(m.OutboxMessage.citizen_id == by_citizen,
                       m.OutboxMessage.chat_id == telegram_id),
+        "registrations": m.Registration.citizen_id == by_citizen,
+        "registration_answers": m.RegistrationAnswer.registration_id.in_(registrations),
+        "sensitive_answers": m.SensitiveAnswer.registration_id.in_(registrations),
     }
 
 
@@ -114,6 +122,8 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
         .values(body=None, buttons=None, citizen_id=None, chat_id=0))
     done.add("outbox", result.rowcount or 0)
 
+    await _erase_registrations(session, where, keep_comments, done)
+
     if citizen_id is not None:
         # Roles they granted to others stay; only the link to them goes.
         await session.execute(update(m.Role).where(m.Role.granted_by == citizen_id)
@@ -123,6 +133,40 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
         result = await session.execute(delete(_table(name)).where(where[name]))
         done.add(name, result.rowcount or 0)
     return done
+
+
+async def _erase_registrations(session: AsyncSession, where: dict[str, Any],
+                               keep_comments: bool, done: Erasure) -> None:
+    """Workshop sign-ups: answers deleted; seats they held freed (the waiting
+    list is offered them by the workshop job); attendance and feedback stay in
+    the totals, unlinked (the comment only if they keep their comments)."""
+    registration = m.Registration
+    for name in ("sensitive_answers", "registration_answers"):
+        result = await session.execute(delete(_table(name)).where(where[name]))
+        done.add(name, result.rowcount or 0)
+    held = (await session.execute(
+        select(registration.workshop_id).where(
+            where["registrations"], registration.status.in_(("confirmed", "offered"))))
+    ).scalars().all()
+    for workshop_id in held:
+        await session.execute(
+            update(m.Workshop).where(m.Workshop.id == workshop_id, m.Workshop.taken > 0)
+            .values(taken=m.Workshop.taken - 1))
+    attended: dict[str, Any] = {"citizen_id": None, "checkin_token": secrets.token_urlsafe(24),
+                                "coming_confirmed_at": None}
+    if not keep_comments:
+        attended["feedback_comment"] = None
+    kept = (await session.execute(
+        select(registration.id).where(where["registrations"],
+                                      registration.status == "attended"))).scalars().all()
+    for registration_id in kept:
+        # A fresh token each: the column is unique.
+        attended["checkin_token"] = secrets.token_urlsafe(24)
+        await session.execute(update(registration).where(registration.id == registration_id)
+                              .values(**attended))
+    result = await session.execute(delete(registration).where(
+        where["registrations"], registration.status != "attended"))
+    done.add("registrations", (result.rowcount or 0) + len(kept))
 
 
 async def inactive_since(session: AsyncSession, before: datetime) -> list[int]:

@@ -20,6 +20,7 @@ from storage.records import (
     StateRecord,
 )
 from storage.upsert import insert_for
+from storage.workshops import SqlWorkshops
 
 
 class SqlUpdates:
@@ -250,6 +251,7 @@ class SqlUnitOfWork:
         self.opinions = SqlOpinions(self.session)
         self.outbox = SqlOutbox(self.session)
         self.personal = SqlPersonalData(self.session)
+        self.workshops = SqlWorkshops(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Protocol, Self
 
 from storage.outbox import NewNotification
 from storage.personal_data import Erasure
+from storage.workshops import SqlWorkshops
 from storage.records import (
     CitizenRecord,
     ConsentRecord,
@@ -85,6 +86,9 @@ class UnitOfWork(Protocol):
     opinions: OpinionsRepo
     outbox: OutboxRepo
     personal: PersonalDataRepo
+    # SQL-only (capacity and uniqueness are the database's job); the in-memory
+    # benchmark double has none.
+    workshops: SqlWorkshops
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
