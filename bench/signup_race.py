@@ -83,7 +83,8 @@ async def race(url: str, signups: int, seats: int) -> dict[str, object]:
         await engine.dispose()
     return {"confirmed": outcomes["confirmed"], "waitlisted": outcomes["waitlisted"],
             "other": sum(outcomes.values()) - outcomes["confirmed"] - outcomes["waitlisted"],
-            "overbooked": max(int(confirmed_rows or 0) - seats, 0) + max(int(taken or 0) - seats, 0),
+            "overbooked": max(int(confirmed_rows or 0), int(taken or 0)) - seats
+            if max(int(confirmed_rows or 0), int(taken or 0)) > seats else 0,
             "seconds": round(elapsed, 2)}
 
 

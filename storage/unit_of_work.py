@@ -12,7 +12,6 @@ from typing import Any, Protocol, Self
 
 from storage.outbox import NewNotification
 from storage.personal_data import Erasure
-from storage.workshops import SqlWorkshops
 from storage.records import (
     CitizenRecord,
     ConsentRecord,
@@ -21,6 +20,7 @@ from storage.records import (
     ServiceRecord,
     StateRecord,
 )
+from storage.workshops import SqlWorkshops
 
 
 class UpdatesRepo(Protocol):
