@@ -173,6 +173,15 @@ class BotApiTransport(ABC):
     async def _set_profile(self, language: str | None, commands: list[tuple[str, str]],
                            description: str, short_description: str) -> None: ...
 
+    @abstractmethod
+    async def _username(self) -> str | None:
+        """The bot's @username (getMe)."""
+
+    async def bot_username(self) -> str | None:
+        """The bot's @username, for t.me links (the check-in QR code)."""
+        await self._ready()
+        return await self._username()
+
     async def _ready(self) -> None:  # noqa: B027 (a hook: nothing to do by default)
         """Anything to do before the first call (PTB initialises its Bot)."""
 

@@ -109,3 +109,38 @@ async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: d
     return [summary, per_service,
             Section("Comments", ["service_slug", "rating", "created_at", "comment"],
                     [tuple(row) for row in comments])]
+
+
+ATTENDEE_COLUMNS = ["name", "username", "status", "signed_up_at", "attended_at",
+                    "feedback_score", "feedback_comment"]
+
+
+async def attendees_table(session: AsyncSession, workshop_id: int, language: str = "es", *,
+                          include_sensitive: bool = False) -> tuple[list[str], list[tuple]]:
+    """Who signed up for a workshop, for the staff at the door: names (the one
+    table with names, for the organisers only), status, answers. Sensitive
+    answers only when asked for (``include_sensitive``)."""
+    questions = (await session.execute(
+        select(m.WorkshopQuestion).where(m.WorkshopQuestion.workshop_id == workshop_id)
+        .order_by(m.WorkshopQuestion.position))).scalars().all()
+    shown = [q for q in questions if include_sensitive or not q.sensitive]
+    registrations = (await session.execute(
+        select(m.Registration, m.Citizen.first_name, m.Citizen.username)
+        .outerjoin(m.Citizen, m.Citizen.id == m.Registration.citizen_id)
+        .where(m.Registration.workshop_id == workshop_id,
+               m.Registration.status != "cancelled")
+        .order_by(m.Registration.status, m.Citizen.first_name, m.Registration.id))).all()
+    ids = [r.id for r, _, _ in registrations]
+    answers: dict[tuple[int, int], str] = {}
+    models = [m.RegistrationAnswer] + ([m.SensitiveAnswer] if include_sensitive else [])
+    for model in models:
+        for registration_id, question_id, answer in await session.execute(
+                select(model.registration_id, model.question_id, model.answer)
+                .where(model.registration_id.in_(ids))):
+            answers[(registration_id, question_id)] = answer
+    columns = list(ATTENDEE_COLUMNS) + [
+        pick(q.prompt, language) + (" (sensitive)" if q.sensitive else "") for q in shown]
+    rows = [(name, username, r.status, r.created_at, r.attended_at, r.feedback_score,
+             r.feedback_comment, *(answers.get((r.id, q.id)) for q in shown))
+            for r, name, username in registrations]
+    return columns, rows

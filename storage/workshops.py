@@ -488,6 +488,13 @@ class SqlWorkshops:
             .execution_options(synchronize_session=False))
         return bool(result.rowcount)
 
+    async def attendees_table(self, workshop_id: int, language: str, *,
+                              include_sensitive: bool) -> tuple[list[str], list[tuple]]:
+        from storage.reports import attendees_table
+
+        return await attendees_table(self.session, workshop_id, language,
+                                     include_sensitive=include_sensitive)
+
     async def by_token(self, token: str) -> RegistrationRecord | None:
         row = (await self.session.execute(select(R).where(R.checkin_token == token))
                ).scalar_one_or_none()
@@ -508,13 +515,16 @@ class SqlWorkshops:
             .values(feedback_comment=comment).execution_options(synchronize_session=False))
         return bool(result.rowcount)
 
-    async def cancel_messages(self, registration_id: int) -> int:
-        """Reminders and offers still queued for this registration (keys ``ws:ID:...``)."""
+    async def cancel_messages(self, registration_id: int, *, reminders_only: bool = False
+                              ) -> int:
+        """Reminders and offers still queued for this registration (keys
+        ``ws:ID:TOKEN:...``, reminders ``...:r...``)."""
+        pattern = f"ws:{registration_id}:%:r%" if reminders_only else f"ws:{registration_id}:%"
         result = await self.session.execute(
             update(m.OutboxMessage)
-            .where(m.OutboxMessage.dedupe_key.like(f"ws:{registration_id}:%"),
+            .where(m.OutboxMessage.dedupe_key.like(pattern),
                    m.OutboxMessage.status == "pending")
-            .values(status="cancelled", last_error="the seat was given up")
+            .values(status="cancelled", last_error="no longer needed")
             .execution_options(synchronize_session=False))
         return result.rowcount or 0
 

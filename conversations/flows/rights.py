@@ -31,7 +31,8 @@ from conversations.vocabulary import Document, Edit, Send
 privacy = Flow("privacy", entry="", needs_consent=False)
 forget = Flow("forget", entry="confirm", needs_consent=False)
 
-PURPOSES = {PRIVACY_PURPOSE: N_("Taking part (privacy notice)")}
+PURPOSES = {PRIVACY_PURPOSE: N_("Taking part (privacy notice)"),
+            "workshops": N_("Workshop registration")}
 
 # What each table means to a citizen, for the summaries.
 TABLE_LABELS = {
@@ -43,6 +44,9 @@ TABLE_LABELS = {
     "conversation_states": N_("Where you are in the conversation"),
     "outbox": N_("Messages to you"),
     "outbox_cancelled": N_("Messages to you not sent yet (cancelled)"),
+    "registrations": N_("Workshop sign-ups"),
+    "registration_answers": N_("Answers to workshop questions"),
+    "sensitive_answers": N_("Sensitive answers to workshop questions"),
 }
 
 
