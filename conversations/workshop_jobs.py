@@ -57,7 +57,9 @@ async def expire_offers(uow_factory: UnitOfWorkFactory, settings: FlowSettings,
                 "person waiting. You can sign up again to join the waiting list:")) + "\n\n" +
                 describe(workshop, t, settings.default_language, with_seats=False)))
         for workshop_id in {r.workshop_id for r in expired}:
-            notices += await offer_seats(uow.workshops, workshop_id, now, settings)
+            offers = await offer_seats(uow.workshops, workshop_id, now, settings)
+            report.offers += len(offers)
+            notices += offers
         report.expired_offers = len(expired)
         await _queue(uow, notices, now)
         await uow.commit()
@@ -86,6 +88,6 @@ async def erase_sensitive_answers(sessions, now: datetime) -> int:  # type: igno
 async def run_workshop_jobs(uow_factory: UnitOfWorkFactory, sessions, settings: FlowSettings,  # type: ignore[no-untyped-def]
                             now: datetime) -> JobReport:
     report = await expire_offers(uow_factory, settings, now)
-    report.offers = await offer_free_seats(uow_factory, settings, now)
+    report.offers += await offer_free_seats(uow_factory, settings, now)
     report.sensitive_answers_erased = await erase_sensitive_answers(sessions, now)
     return report

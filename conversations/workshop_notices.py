@@ -69,20 +69,22 @@ def describe(workshop: WorkshopRecord, t: Translator, default: str, *,
 
 def reminders(workshop: WorkshopRecord, registration: RegistrationRecord, telegram_id: int,
               language: str, now: datetime, settings: FlowSettings) -> list[Notify]:
-    """The reminders of a new seat: each one only if the sign-up came before its moment
-    (no 48 h reminder for a sign-up 30 h before). Dropped if the bot was down past
-    the start (``not_after``)."""
+    """The reminders of a seat, each only if the sign-up came before its moment
+    (no 48 h reminder for a sign-up 30 h before). After downtime a reminder is
+    sent late only while it is still the latest one and the workshop has not
+    started (``not_after``: the next reminder's moment, or the start)."""
     t = translator(language, settings.timezone)
+    moments = [(hours, workshop.starts_at - timedelta(hours=hours))
+               for hours in sorted(settings.workshop_reminder_hours, reverse=True)]
+    moments = [(hours, moment) for hours, moment in moments if now < moment]
     queued = []
-    for hours in settings.workshop_reminder_hours:
-        moment = workshop.starts_at - timedelta(hours=hours)
-        if now >= moment:
-            continue
+    for index, (hours, moment) in enumerate(moments):
+        expires = moments[index + 1][1] if index + 1 < len(moments) else workshop.starts_at
         text = "⏰ " + t.ngettext(
             "Reminder: the workshop starts in {hours} hour.",
             "Reminder: the workshop starts in {hours} hours.", hours).format(
             hours=t.number(hours)) + "\n\n" + describe(workshop, t, settings.default_language,
-                                                     with_seats=False)
+                                                       with_seats=False)
         buttons = ((global_button("👍 " + t.gettext(N_("I'll come")), FLOW, "coming",
                                   registration.id),
                     global_button("🙁 " + t.gettext(N_("I can't come")), FLOW, "notcoming",
@@ -90,7 +92,7 @@ def reminders(workshop: WorkshopRecord, registration: RegistrationRecord, telegr
         # The start in the key: after a change of date, new reminders are queued.
         what = f"r{hours}-{workshop.starts_at:%Y%m%d%H%M}"
         queued.append(Notify(telegram_id, text, buttons, key=key(registration, what),
-                             not_before=moment, not_after=workshop.starts_at))
+                             not_before=moment, not_after=expires))
     return queued
 
 
