@@ -67,7 +67,7 @@ async def test_an_unanswered_offer_expires_and_goes_to_the_next(sql_backend):  #
 
 async def test_expiry_run_by_two_processes_at_once_offers_once(sql_backend):  # type: ignore[no-untyped-def]
     clock = Clock()
-    ana, bea, cai = await full_workshop_with_queue(sql_backend, clock)
+    ana, _bea, cai = await full_workshop_with_queue(sql_backend, clock)
     await give_up(ana)
     later = NOW + timedelta(hours=24)
     reports = await asyncio.gather(jobs(sql_backend, later), jobs(sql_backend, later))
@@ -79,7 +79,7 @@ async def test_expiry_run_by_two_processes_at_once_offers_once(sql_backend):  # 
 
 async def test_no_offers_in_the_last_two_hours(sql_backend):  # type: ignore[no-untyped-def]
     clock = Clock()
-    ana, bea, cai = await full_workshop_with_queue(sql_backend, clock)
+    ana, bea, _cai = await full_workshop_with_queue(sql_backend, clock)
     clock.now = NOW + timedelta(days=5, hours=-1)  # one hour before the start
     await give_up(ana)
     assert await outbox(sql_backend, bea.id) == []
@@ -92,7 +92,7 @@ async def test_no_offers_in_the_last_two_hours(sql_backend):  # type: ignore[no-
 
 async def test_an_offer_lasts_half_the_time_left_when_that_is_shorter(sql_backend):  # type: ignore[no-untyped-def]
     clock = Clock()
-    ana, bea, cai = await full_workshop_with_queue(sql_backend, clock)
+    ana, bea, _cai = await full_workshop_with_queue(sql_backend, clock)
     clock.now = NOW + timedelta(days=5, hours=-10)
     await give_up(ana)
     [offer] = await outbox(sql_backend, bea.id)
@@ -142,7 +142,7 @@ async def test_no_48_hour_reminder_for_a_late_sign_up(sql_backend):  # type: ign
 
 async def test_i_cant_come_frees_the_seat_and_cancels_the_other_reminder(sql_backend):  # type: ignore[no-untyped-def]
     clock = Clock()
-    ana, bea, cai = await full_workshop_with_queue(sql_backend, clock)
+    ana, bea, _cai = await full_workshop_with_queue(sql_backend, clock)
     first, second = await outbox(sql_backend, ana.id)
     assert first["not_after"] == second["not_before"]
     clock.now = first["not_before"]
