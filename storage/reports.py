@@ -108,7 +108,52 @@ async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: d
         .order_by(m.Service.position, m.Opinion.created_at))).all()
     return [summary, per_service,
             Section("Comments", ["service_slug", "rating", "created_at", "comment"],
-                    [tuple(row) for row in comments])]
+                    [tuple(row) for row in comments]),
+            *await workshop_sections(session, lab.id, language)]
+
+
+async def workshop_sections(session: AsyncSession, lab_id: int, language: str
+                            ) -> list[Section]:
+    """Sign-ups, attendance and feedback per workshop, and the feedback comments
+    (anonymous). Cancelled seats are not counted; erased attendees still are."""
+    workshops = (await session.execute(
+        select(m.Workshop).where(m.Workshop.lab_id == lab_id)
+        .order_by(m.Workshop.starts_at, m.Workshop.id))).scalars().all()
+    if not workshops:
+        return []
+    counts = (await session.execute(
+        select(m.Registration.workshop_id, m.Registration.status, func.count(),
+               func.avg(m.Registration.feedback_score), func.count(m.Registration.feedback_score))
+        .join(m.Workshop, m.Workshop.id == m.Registration.workshop_id)
+        .where(m.Workshop.lab_id == lab_id)
+        .group_by(m.Registration.workshop_id, m.Registration.status))).all()
+    by_workshop: dict[int, dict[str, int]] = {w.id: {} for w in workshops}
+    feedback: dict[int, tuple[float | None, int]] = {}
+    for workshop_id, status, count, average, answered in counts:
+        by_workshop[workshop_id][status] = count
+        if status == "attended":
+            feedback[workshop_id] = (round(float(average), 2) if average is not None
+                                     else None, answered)
+    rows = []
+    for w in workshops:
+        seen = by_workshop[w.id]
+        signed_up = seen.get("confirmed", 0) + seen.get("attended", 0)
+        average, answered = feedback.get(w.id, (None, 0))
+        rows.append((w.slug, pick(w.title, language), w.starts_at, w.status, w.capacity,
+                     signed_up, seen.get("waitlisted", 0) + seen.get("offered", 0),
+                     seen.get("attended", 0), answered, average))
+    comments = (await session.execute(
+        select(m.Workshop.slug, m.Registration.feedback_score, m.Registration.feedback_comment)
+        .join(m.Workshop, m.Workshop.id == m.Registration.workshop_id)
+        .where(m.Workshop.lab_id == lab_id, m.Registration.feedback_comment.is_not(None))
+        .order_by(m.Workshop.starts_at, m.Registration.id))).all()
+    return [
+        Section("Workshops", ["workshop_slug", "workshop", "starts_at", "status", "capacity",
+                              "signed_up", "waiting", "attended", "feedback_answers",
+                              "feedback_average"], rows),
+        Section("Workshop feedback", ["workshop_slug", "score", "comment"],
+                [tuple(row) for row in comments]),
+    ]
 
 
 ATTENDEE_COLUMNS = ["name", "username", "status", "signed_up_at", "attended_at",

@@ -23,8 +23,7 @@ async def add_workshop_lab(sessions, now: datetime, slug: str = "tu-atencion") -
             session.add(lab)
             await session.flush()
             found = lab.id
-        for phase in ("workshops",):
-            session.add(m.LabPhase(lab_id=found, phase=phase,
+            session.add(m.LabPhase(lab_id=found, phase="workshops",
                                    opens_at=now - timedelta(days=30), closes_at=None))
         await session.commit()
         return found
