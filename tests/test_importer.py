@@ -77,7 +77,8 @@ async def test_demo_loads_one_lab_with_eight_services(sessions) -> None:  # type
     report = await import_demo(sessions, NOW)
 
     assert (report.labs_created, report.services_created) == (1, 8)
-    assert await counts(sessions) == (1, 8, 3)
+    assert report.workshops_created == 2
+    assert await counts(sessions) == (1, 8, 4)
     async with SqlUnitOfWork(sessions) as uow:
         lab = await uow.catalog.lab_by_slug("tu-atencion")
     assert lab is not None
@@ -91,8 +92,8 @@ async def test_demo_loads_one_lab_with_eight_services(sessions) -> None:  # type
 
 def test_demo_texts_are_translated_into_every_language() -> None:
     lab = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))["labs"][0]
-    items = [lab, *lab["services"]]
-    assert len(items) == 9
+    items = [lab, *lab["services"], *lab["workshops"]]
+    assert len(items) == 11
     for item in items:
         for name, limit in (("title", TITLE_MAX), ("description", DESCRIPTION_MAX)):
             texts = item[name]
@@ -133,7 +134,48 @@ async def test_importing_twice_changes_nothing(sessions) -> None:  # type: ignor
     assert (again.labs_created, again.labs_updated, again.labs_unchanged) == (0, 0, 1)
     assert (again.services_created, again.services_updated, again.services_unchanged) == (0, 0, 8)
     assert again.services_not_in_file == []
+    assert (again.workshops_created, again.workshops_unchanged) == (0, 2)
     assert await counts(sessions) == before
+
+
+async def test_demo_workshops_are_upcoming_one_nearly_full_in_every_language(sessions) -> None:  # type: ignore[no-untyped-def]
+    await import_demo(sessions, NOW)
+    async with SqlUnitOfWork(sessions) as uow:
+        upcoming = await uow.workshops.upcoming(NOW)
+        questions = await uow.workshops.questions(upcoming[0].id)
+    assert [w.slug for w in upcoming] == ["taller-cita-previa", "taller-sede-electronica"]
+    nearly_full, online = upcoming
+    assert (nearly_full.capacity, nearly_full.seats_left) == (12, 2)
+    assert nearly_full.starts_at == datetime(2026, 12, 1, 18, 0, tzinfo=MADRID)
+    assert nearly_full.map_url and "openstreetmap.org" in nearly_full.map_url
+    assert online.online_url and online.place is None and online.seats_left == 40
+    for workshop in upcoming:
+        assert set(workshop.title) == set(workshop.description) == DEMO_LANGUAGES
+    assert [(q.kind, q.sensitive) for q in questions] == [("choice", False), ("text", True)]
+    for question in questions:
+        assert set(question.prompt) == DEMO_LANGUAGES
+        for option in question.options:
+            assert set(option) == DEMO_LANGUAGES
+
+
+async def test_workshop_mistakes_are_named(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = SMALL + """    workshops:
+      - slug: w
+        title: {es: "Taller"}
+        starts: 2027-01-10T18:00
+        duration_minutes: 120
+        capacity: 10
+"""
+    with pytest.raises(ImportProblem, match="workshop 'w'.*give either a place or an online_url"):
+        await import_file(sessions, write(tmp_path, bad), NOW)
+    with pytest.raises(ImportProblem, match="capacity: expected a whole number from 1"):
+        await import_file(sessions, write(tmp_path, bad.replace(
+            "capacity: 10", "capacity: 0\n        place: Aquí")), NOW)
+    with pytest.raises(ImportProblem, match="starts: expected a date and time"):
+        await import_file(sessions, write(tmp_path, bad.replace(
+            "2027-01-10T18:00", "2027-01-10").replace("capacity: 10",
+                                                      "capacity: 10\n        place: Aquí")),
+            NOW)
 
 
 async def test_edited_file_updates_titles_phases_and_order(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
