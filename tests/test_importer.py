@@ -166,7 +166,7 @@ async def test_workshop_mistakes_are_named(sessions, tmp_path) -> None:  # type:
         duration_minutes: 120
         capacity: 10
 """
-    with pytest.raises(ImportProblem, match="workshop 'w'.*give either a place or an online_url"):
+    with pytest.raises(ImportProblem, match=r"workshop 'w'.*give either a place or an online_url"):
         await import_file(sessions, write(tmp_path, bad), NOW)
     with pytest.raises(ImportProblem, match="capacity: expected a whole number from 1"):
         await import_file(sessions, write(tmp_path, bad.replace(
