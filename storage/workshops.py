@@ -529,10 +529,19 @@ class SqlWorkshops:
         return result.rowcount or 0
 
 
+def _over(now: datetime):  # type: ignore[no-untyped-def]
+    return select(R.id).join(W, W.id == R.workshop_id).where(
+        or_(W.ends_at <= now, W.status == "cancelled"))
+
+
 async def purge_sensitive_answers(session: AsyncSession, now: datetime) -> int:
     """Sensitive answers of workshops that are over (or cancelled): erased."""
-    over = select(R.id).join(W, W.id == R.workshop_id).where(
-        or_(W.ends_at <= now, W.status == "cancelled"))
     result = await session.execute(delete(m.SensitiveAnswer).where(
-        m.SensitiveAnswer.registration_id.in_(over)))
+        m.SensitiveAnswer.registration_id.in_(_over(now))))
     return result.rowcount or 0
+
+
+async def count_sensitive_answers_over(session: AsyncSession, now: datetime) -> int:
+    """What :func:`purge_sensitive_answers` would erase (``participa purge --dry-run``)."""
+    return int(await session.scalar(select(func.count()).select_from(m.SensitiveAnswer).where(
+        m.SensitiveAnswer.registration_id.in_(_over(now)))) or 0)
