@@ -23,9 +23,10 @@ _QUOTED = re.compile(r"“([^”]+)”")
 NAMES = {"OK", "Participa", "Cl@ve"}
 # Reviewed by a translator: the same word as in Spanish, and the right one.
 SAME_AS_SPANISH = {
-    "ca": {"Main menu", "Photo", "Previous", "administrator", "moderator"},
-    "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Send",
+    "ca": {"Main menu", "No", "Photo", "Previous", "Question {number} of {total}",
            "administrator", "moderator"},
+    "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous",
+           "Question {number} of {total}", "Send", "administrator", "moderator"},
     "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Send", "Skip",
            "administrator", "moderator"},
 }

@@ -212,8 +212,8 @@ async def attendees_file(workshop: WorkshopRecord, ctx: Ctx, *, sensitive: bool)
                            "{count} people signed up or waiting.", len(rows)).format(
         count=ctx.t.number(len(rows)))
     if not sensitive:
-        caption += " " + ctx._(N_("Sensitive answers are left out; add “sensitive” after the "
-                                  "code to include them."))
+        caption += " " + ctx._(N_("Sensitive answers are left out; write the word "
+                                  "<code>sensitive</code> after the code to include them."))
     return Document(f"attendees-{workshop.slug}.csv", content, caption=caption)
 
 
