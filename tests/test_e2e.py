@@ -500,3 +500,39 @@ async def test_stopping_finishes_the_update_in_hand(bot, fake, ana, rows):  # ty
     else:
         assert sent.update_id in fake.confirmed_update_ids
     fake.assert_all_callbacks_answered()
+
+
+# -- workshops -------------------------------------------------------------------
+
+
+async def test_a_citizen_signs_up_for_a_workshop_and_gets_the_calendar_and_qr(  # type: ignore[no-untyped-def]
+        bot, fake, ana, rows):
+    await ana.consent()
+    await ana.press("Workshops")
+    listing = ana.screen
+    # The demo's nearly full workshop: 10 of its 12 seats are given.
+    assert "2 of 12 seats left" in listing.plain_text
+    assert "Online: https://meet.example.org/participa-sede-electronica" in listing.plain_text
+    await ana.press("Workshop: let's redesign appointment booking together")
+    await ana.press("Sign up")
+    assert "Workshop registration" in ana.screen.plain_text
+    await ana.press("I agree")
+    assert "How do you usually book an appointment?" in ana.screen.plain_text
+    await ana.press("Online")
+    assert "This answer is kept apart" in ana.screen.plain_text
+    await ana.press("Skip")
+    assert "You're in!" in ana.screen.plain_text
+    [document] = [m for m in ana.messages() if m.kind == "document"]
+    [photo] = [m for m in ana.messages() if m.kind == "photo"]
+    assert document.document_name == "taller-cita-previa.ics"
+    assert document.document_bytes is not None
+    calendar = document.document_bytes.decode()
+    assert "BEGIN:VEVENT" in calendar and "DTSTART:" in calendar and "Z\r\n" in calendar
+    assert photo.photo_bytes is not None and photo.photo_bytes.startswith(b"\x89PNG")
+    assert "check-in code" in (photo.plain_caption or "")
+    assert fake.count("getMe") >= 1  # the bot's @username, for the link in the QR code
+    [registration] = await rows.all(m.Registration)
+    assert registration["status"] == "confirmed"
+    [answer] = await rows.all(m.RegistrationAnswer)
+    assert answer["answer"] == "Por internet"
+    assert await rows.count(m.SensitiveAnswer) == 0

@@ -184,3 +184,34 @@ async def test_someone_elses_offer_button_does_nothing(sql_backend, clock):  # t
     await ana.press("Take the seat")
     assert "no longer available" in ana.last_texts()[-1]
     assert [r["status"] for r in await registrations(sql_backend)] == ["cancelled", "offered"]
+
+
+async def test_the_qr_code_holds_the_check_in_deep_link(sql_backend, clock, monkeypatch):  # type: ignore[no-untyped-def]
+    from conversations.flows import workshops
+    from conversations.workshop_files import qr_png
+
+    encoded: list[str] = []
+
+    def capture(text: str) -> bytes:
+        encoded.append(text)
+        return qr_png(text)
+
+    monkeypatch.setattr(workshops, "qr_png", capture)
+    await add_workshop(sql_backend.sessions, NOW)
+    ana = await person(sql_backend, clock, 630)
+    await sign_up(ana)
+    [registration] = await registrations(sql_backend)
+    assert encoded == [f"https://t.me/participa_bot?start=checkin-{registration['checkin_token']}"]
+    # "Calendar and QR code again" sends the same code.
+    await ana.command("/myworkshops")
+    await ana.press("Appointments workshop")
+    outcome = await ana.press("Calendar and QR code again")
+    assert len(encoded) == 2 and encoded[0] == encoded[1]
+    assert [type(r).__name__ for r in outcome.replies] == ["Answer", "Document", "Photo", "Edit"]
+
+
+async def test_an_online_workshop_shows_its_link(sql_backend, clock):  # type: ignore[no-untyped-def]
+    await add_workshop(sql_backend.sessions, NOW, online=True)
+    ana = await person(sql_backend, clock, 631)
+    await ana.press("Workshops")
+    assert "💻 Online: https://meet.example.org/citas" in ana.shown
