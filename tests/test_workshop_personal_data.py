@@ -70,3 +70,32 @@ async def test_an_erased_attendee_stays_in_the_totals_without_a_name(sql_backend
     [row] = await registrations(sql_backend)
     assert (row["citizen_id"], row["status"], row["feedback_score"], row["feedback_comment"]) \
         == (None, "attended", 5, None)
+
+
+async def test_withdrawing_the_workshop_consent_gives_up_the_places(sql_backend):  # type: ignore[no-untyped-def]
+    clock = Clock()
+    await add_workshop(sql_backend.sessions, NOW, capacity=1)
+    ana = await person(sql_backend, clock, 930)
+    bea = await person(sql_backend, clock, 931, "Bea")
+    await sign_up(ana)
+    await sign_up(bea)
+    await ana.command("/privacy")
+    ana.screen = ana.history[-1].replies[-1]
+    await ana.press("Withdraw: Workshop registration")
+    await ana.press("Yes, withdraw")
+    assert "your places in upcoming workshops are cancelled" in ana.last_texts()[-1]
+    assert [r["status"] for r in await registrations(sql_backend)] == ["cancelled", "offered"]
+    assert await outbox(sql_backend, ana.id) == []
+    [offer] = await outbox(sql_backend, bea.id)
+    assert "A seat is free for you" in offer["body"]
+    # Signing up again asks for the consent again (and Bea holds the seat now).
+    await ana.command("/menu")
+    await ana.press("Workshops")
+    await ana.press("Appointments workshop")
+    await ana.press("waiting list")
+    assert "Workshop registration" in ana.shown
+    await ana.press("I agree")
+    assert "You are number 1 on the waiting list" in ana.shown
+    given = [(c["purpose"], c["withdrawn_at"] is None) for c in await sql_backend.consents()
+             if c["citizen_id"] == (await sql_backend.citizen(ana.id))["id"]]
+    assert given == [("privacy", True), ("workshops", False), ("workshops", True)]

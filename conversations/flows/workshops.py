@@ -115,8 +115,10 @@ class Upcoming(State):
             raise Gone
         parts = ["<b>" + ctx._(N_("Workshops coming up")) + "</b>"]
         parts += [_describe(w, ctx) for w in found]
-        rows = [(ctx.button(pick(w.title, ctx.language, ctx.settings.default_language)[:60],
-                            "open", w.id),) for w in found]
+        # The date too: two sessions of the same workshop read alike.
+        rows = [(ctx.button(pick(w.title, ctx.language, ctx.settings.default_language)[:48]
+                            + " · " + ctx.t.date(w.starts_at, "short"), "open", w.id),)
+                for w in found]
         rows.append((ctx.button("📋 " + ctx._(N_("My workshops")), "mine"),))
         rows.append(ctx.back_cancel())
         return Screen("\n\n".join(parts), tuple(rows))
@@ -300,9 +302,7 @@ class Question(State):
         else:
             answers[str(question.id)] = answer
         ctx.data.update(answers=answers, question=int(ctx.data.get("question", 0)) + 1)
-        go = await next_question(ctx)
-        # Another question: a new screen of the same state.
-        return go if go.target != "question" else Go("question")
+        return await next_question(ctx)
 
 
 async def submit(ctx: Ctx) -> Go:
@@ -488,6 +488,17 @@ async def give_up(registration: RegistrationRecord, workshop: WorkshopRecord, ct
     if had == "confirmed":
         return tuple(await offer_seats(ctx.uow.workshops, workshop.id, ctx.now, ctx.settings))
     return ()
+
+
+async def withdraw_consent(ctx: Ctx) -> tuple[Reply, ...]:
+    """The "workshop registration" consent withdrawn: every place given up (seats
+    go to the people waiting); attendance already recorded stays."""
+    assert ctx.citizen is not None
+    offers: list[Reply] = []
+    for registration, workshop in await ctx.uow.workshops.mine(ctx.citizen.id, ctx.now):
+        if registration.status != "attended":
+            offers += await give_up(registration, workshop, ctx)
+    return tuple(offers)
 
 
 # -- buttons in notifications (global: rechecked on every press) ---------------
