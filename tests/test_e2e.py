@@ -297,8 +297,8 @@ async def test_a_citizen_who_blocked_the_bot_is_marked(bot, fake, ana, rows):  #
 async def test_start_up_publishes_commands_and_descriptions(bot, fake):  # type: ignore[no-untyped-def]
     scopes = {key[2]: [c["command"] for c in commands] for key, commands in fake.commands.items()}
     assert set(scopes) == {"", "es", "ca", "en", "eu", "gl", "pt"}
-    assert all(names == ["start", "menu", "help", "language", "privacy", "mydata", "deleteme",
-                         "cancel"] for names in scopes.values())
+    assert all(names == ["start", "menu", "help", "language", "myworkshops", "privacy",
+                         "mydata", "deleteme", "cancel"] for names in scopes.values())
     english = {c["command"]: c["description"] for c in fake.commands[("default", None, "en")]}
     spanish = {c["command"]: c["description"] for c in fake.commands[("default", None, "es")]}
     assert english["start"] == "Start or start again"
