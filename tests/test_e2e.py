@@ -513,7 +513,7 @@ async def test_a_citizen_signs_up_for_a_workshop_and_gets_the_calendar_and_qr(  
     # The demo's nearly full workshop: 10 of its 12 seats are given.
     assert "2 of 12 seats left" in listing.plain_text
     assert "Online: https://meet.example.org/participa-sede-electronica" in listing.plain_text
-    await ana.press("Workshop: let's redesign appointment booking together")
+    await ana.press("Workshop: let's redesign appointment…")
     await ana.press("Sign up")
     assert "Workshop registration" in ana.screen.plain_text
     await ana.press("I agree")

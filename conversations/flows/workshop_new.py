@@ -30,7 +30,7 @@ from conversations.callback import CallbackData
 from conversations.flow import Ctx, Flow, Go, Gone, Screen, State, stay
 from conversations.flows.workshop_staff import is_link, map_link, parse_local
 from conversations.i18n import N_, pick
-from conversations.text import escape
+from conversations.text import escape, shorten
 from conversations.vocabulary import Event
 from conversations.workshop_notices import describe
 from storage.workshops import NewQuestion, NewWorkshop, WorkshopRecord
@@ -87,8 +87,8 @@ class Lab(State):
 
     async def show(self, ctx: Ctx) -> Screen:
         labs = await ctx.uow.workshops.labs()
-        rows = [(ctx.button(pick(t, ctx.language, ctx.settings.default_language)[:60], "lab",
-                            lab_id),) for lab_id, _, t in labs]
+        rows = [(ctx.button(shorten(pick(t, ctx.language, ctx.settings.default_language), 60),
+                            "lab", lab_id),) for lab_id, _, t in labs]
         rows.append(ctx.back_cancel(back=False))
         return Screen(ctx._(N_("New workshop. Which laboratory is it for?")), tuple(rows))
 

@@ -28,7 +28,7 @@ from conversations import roles
 from conversations.callback import CallbackData
 from conversations.flow import Ctx, Flow, Go, Gone, Screen, State, deep_link, global_button, stay
 from conversations.i18n import N_, pick, translator
-from conversations.text import escape
+from conversations.text import escape, shorten
 from conversations.vocabulary import Document, Event, Notify, Reply
 from conversations.workshop_notices import describe, key, reminders, title, when
 from storage.export import write_csv
@@ -163,7 +163,7 @@ class CheckInList(State):
                                   "someone.")).format(count=ctx.t.number(CHECKIN_PAGE)))
         lines.append(ctx._(N_("Write part of a name to search.")))
         rows = [(ctx.button(("✅ " if p.status == "attended" else "⬜ ")
-                            + person_label(p.name, p.username)[:50], "in",
+                            + shorten(person_label(p.name, p.username), 50), "in",
                             p.registration_id),) for p in people[:CHECKIN_PAGE]]
         if search:
             rows.append((ctx.button(ctx._(N_("Show everyone")), "all"),))
@@ -276,8 +276,8 @@ class ManageList(State):
                 waiting=ctx.t.number(counts.waiting + counts.offered),
                 attended=ctx.t.number(counts.attended))
             parts.append(line)
-            rows.append((ctx.button(pick(workshop.title, ctx.language,
-                                         ctx.settings.default_language)[:60], "one",
+            rows.append((ctx.button(shorten(pick(workshop.title, ctx.language,
+                                         ctx.settings.default_language), 60), "one",
                                     workshop.id),))
         rows.append((ctx.button(ctx._(N_("Done")), "done"),))
         return Screen("\n\n".join(parts), tuple(rows))

@@ -28,7 +28,7 @@ from conversations.callback import CallbackData
 from conversations.flow import Ctx, Flow, Go, Gone, Screen, State, stay
 from conversations.flows.menu import journey
 from conversations.i18n import N_, pick
-from conversations.text import escape
+from conversations.text import escape, shorten
 from conversations.vocabulary import Document, Edit, Media, Photo, Reply
 from conversations.workshop_files import checkin_link, ics, ics_name, qr_png
 from conversations.workshop_notices import (
@@ -116,9 +116,9 @@ class Upcoming(State):
         parts = ["<b>" + ctx._(N_("Workshops coming up")) + "</b>"]
         parts += [_describe(w, ctx) for w in found]
         # The date too: two sessions of the same workshop read alike.
-        rows = [(ctx.button(pick(w.title, ctx.language, ctx.settings.default_language)[:48]
-                            + " · " + ctx.t.date(w.starts_at, "short"), "open", w.id),)
-                for w in found]
+        rows = [(ctx.button(shorten(pick(w.title, ctx.language, ctx.settings.default_language),
+                                    40) + " · " + ctx.t.date(w.starts_at, "short"),
+                            "open", w.id),) for w in found]
         rows.append((ctx.button("📋 " + ctx._(N_("My workshops")), "mine"),))
         rows.append(ctx.back_cancel())
         return Screen("\n\n".join(parts), tuple(rows))
@@ -243,8 +243,8 @@ class Question(State):
                                         "workshop."))
         rows: list[tuple] = []
         if question.kind == "choice":
-            rows += [(ctx.button(pick(option, ctx.language,
-                                      ctx.settings.default_language)[:60], "opt", n),)
+            rows += [(ctx.button(shorten(pick(option, ctx.language,
+                                      ctx.settings.default_language), 60), "opt", n),)
                      for n, option in enumerate(question.options)]
         else:
             text += "\n\n" + ctx._(N_("Write your answer in a message (up to {max} "
@@ -383,8 +383,8 @@ class Mine(State):
         for registration, workshop in found:
             parts.append(_describe(workshop, ctx, with_seats=False) + "\n" + status_line(
                 registration, await ctx.uow.workshops.position(registration), ctx))
-            rows.append((ctx.button(pick(workshop.title, ctx.language,
-                                         ctx.settings.default_language)[:60], "one",
+            rows.append((ctx.button(shorten(pick(workshop.title, ctx.language,
+                                         ctx.settings.default_language), 60), "one",
                                     registration.id),))
         rows.append((ctx.button(ctx._(N_("Main menu")), "menu"),))
         return Screen("\n\n".join(parts), tuple(rows))
