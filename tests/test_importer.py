@@ -240,9 +240,14 @@ async def test_removed_phase_is_removed(sessions, tmp_path) -> None:  # type: ig
 async def test_the_documented_example_imports(sessions) -> None:  # type: ignore[no-untyped-def]
     report = await import_file(sessions, EXAMPLE, NOW)
 
-    assert (report.labs_created, report.services_created) == (1, 3)
+    assert (report.labs_created, report.services_created, report.workshops_created) == (1, 3, 2)
     async with sessions() as session:
         phases = {p.phase: p for p in (await session.execute(select(m.LabPhase))).scalars()}
+        workshops = {w.slug: w for w in (await session.execute(select(m.Workshop))).scalars()}
+    assert workshops["taller-ayudas-vivienda"].starts_at == datetime(2026, 6, 10, 16, 0,
+                                                                     tzinfo=UTC)
+    assert workshops["taller-vivienda-online"].starts_at == datetime(2026, 12, 8, 10, 0,
+                                                                     tzinfo=UTC)
     # A date alone closes at the end of that day, Madrid time (CEST in April).
     assert phases["opinions"].closes_at == datetime(2026, 4, 30, 22, 0, tzinfo=UTC)
     # An explicit offset is taken as written.
