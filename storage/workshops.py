@@ -19,6 +19,7 @@ two processes running the same job, or a double tap, change a row once.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -27,6 +28,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
+from storage import reports
 from storage.upsert import insert_for
 
 ACTIVE = ("confirmed", "waitlisted", "offered", "attended")
@@ -321,7 +323,7 @@ class SqlWorkshops:
     # -- signing up -----------------------------------------------------------
 
     async def sign_up(self, workshop_id: int, citizen_id: int, now: datetime, *,
-                      answers: list[tuple[QuestionRecord, str]] = (),  # type: ignore[assignment]
+                      answers: Sequence[tuple[QuestionRecord, str]] = (),
                       newcomers_take_free_seats: bool = False) -> SignUp:
         """Confirmed when a seat is free, else waitlisted; "already" for a second try.
 
@@ -383,7 +385,7 @@ class SqlWorkshops:
         return SignUp(status, registration, position)
 
     async def _save_answers(self, registration_id: int,
-                            answers: list[tuple[QuestionRecord, str]]) -> None:
+                            answers: Sequence[tuple[QuestionRecord, str]]) -> None:
         for model in (m.RegistrationAnswer, m.SensitiveAnswer):
             await self.session.execute(delete(model).where(
                 model.registration_id == registration_id))
@@ -490,10 +492,8 @@ class SqlWorkshops:
 
     async def attendees_table(self, workshop_id: int, language: str, *,
                               include_sensitive: bool) -> tuple[list[str], list[tuple]]:
-        from storage.reports import attendees_table
-
-        return await attendees_table(self.session, workshop_id, language,
-                                     include_sensitive=include_sensitive)
+        return await reports.attendees_table(self.session, workshop_id, language,
+                                             include_sensitive=include_sensitive)
 
     async def by_token(self, token: str) -> RegistrationRecord | None:
         row = (await self.session.execute(select(R).where(R.checkin_token == token))
