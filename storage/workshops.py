@@ -461,6 +461,27 @@ class SqlWorkshops:
             .execution_options(synchronize_session=False))
         return bool(result.rowcount)
 
+    async def claim_free_seat(self, registration_id: int, workshop_id: int, now: datetime
+                              ) -> bool:
+        """Someone waiting takes a seat that is free (offers are over, close to the
+        start): the same conditional seat UPDATE as a sign-up, then the row."""
+        seat = (await self.session.execute(
+            update(W).where(W.id == workshop_id, W.status == "scheduled", W.starts_at > now,
+                            W.taken < W.capacity)
+            .values(taken=W.taken + 1).returning(W.id)
+            .execution_options(synchronize_session=False))).first()
+        if seat is None:
+            return False
+        result = await self.session.execute(
+            update(R).where(R.id == registration_id, R.workshop_id == workshop_id,
+                            R.status == "waitlisted")
+            .values(status="confirmed", waiting_since=None)
+            .execution_options(synchronize_session=False))
+        if not result.rowcount:
+            await self._release(workshop_id)
+            return False
+        return True
+
     async def expire_offers(self, now: datetime) -> list[RegistrationRecord]:
         """Offers nobody answered in time: their seats are freed for the next one.
         Each row is taken by exactly one caller (conditional UPDATE)."""

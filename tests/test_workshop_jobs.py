@@ -190,3 +190,35 @@ async def test_a_restarted_engine_keeps_the_queue(sql_backend):  # type: ignore[
     bea.engine = engine(sql_backend, clock)
     await bea.command("/myworkshops")
     assert "You are number 1 on the waiting list" in bea.shown
+
+
+async def test_an_offer_can_be_taken_from_my_workshops(sql_backend):  # type: ignore[no-untyped-def]
+    clock = Clock()
+    ana, bea, cai = await full_workshop_with_queue(sql_backend, clock)
+    await give_up(ana)
+    await bea.command("/myworkshops")
+    assert "A seat is being kept for you" in bea.shown
+    await bea.press("Appointments workshop")
+    outcome = await bea.press("Take the seat")
+    assert "You're in!" in bea.shown and "You are signed up." in bea.shown
+    assert {type(r).__name__ for r in outcome.replies} >= {"Document", "Photo"}
+    assert "Calendar and QR code again" in str(bea.labels())
+
+
+async def test_close_to_the_start_someone_waiting_may_take_a_free_seat(sql_backend):  # type: ignore[no-untyped-def]
+    clock = Clock()
+    ana, bea, cai = await full_workshop_with_queue(sql_backend, clock)
+    clock.now = NOW + timedelta(days=5, hours=-1)
+    await give_up(ana)
+    await cai.command("/myworkshops")
+    await cai.press("Appointments workshop")
+    assert "Take the seat" in str(cai.labels())
+    await bea.command("/menu")
+    await bea.press("Workshops")
+    await bea.press("Appointments workshop")
+    await bea.press("Take the seat")
+    assert "You're in!" in bea.shown
+    await cai.press("Take the seat")  # the seat has gone meanwhile
+    assert "someone else has just taken that seat" in cai.shown
+    statuses = sorted(r["status"] for r in await registrations(sql_backend))
+    assert statuses == ["cancelled", "confirmed", "waitlisted"]

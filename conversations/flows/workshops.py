@@ -147,6 +147,8 @@ class Detail(State):
         rows = []
         if mine is not None and mine.status != "cancelled":
             text += "\n\n" + status_line(mine, await ctx.uow.workshops.position(mine), ctx)
+            if may_claim(mine, workshop, ctx):
+                rows.append((ctx.button("✅ " + ctx._(N_("Take the seat")), "claim"),))
             rows.append((ctx.button("📋 " + ctx._(N_("My workshops")), "mine"),))
         elif workshop.seats_left > 0:
             rows.append((ctx.button("✍️ " + ctx._(N_("Sign up")), "signup"),))
@@ -161,6 +163,13 @@ class Detail(State):
     async def on_button(self, data: CallbackData, ctx: Ctx) -> Go | None:
         if data.action == "mine":
             return Go("mine")
+        if data.action == "claim":
+            workshop = await upcoming_workshop(ctx)
+            assert ctx.citizen is not None
+            mine = await ctx.uow.workshops.registration_of(workshop.id, ctx.citizen.id)
+            if mine is None:
+                raise Gone
+            return await claim(mine, workshop, ctx)
         if data.action != "signup":
             return None
         await upcoming_workshop(ctx)
@@ -321,11 +330,8 @@ async def submit(ctx: Ctx) -> Go:
     ctx.data.update(outcome=result.outcome, registration_id=registration.id,
                     position=result.position)
     ctx.data.pop("answers", None)
-    replies: tuple[Reply, ...] = ()
-    if result.outcome == "confirmed":
-        replies = (*files(workshop, registration, ctx),
-                   *reminders(workshop, registration, ctx.citizen.telegram_id, ctx.language,
-                              ctx.now, ctx.settings))
+    replies = seat_confirmed(workshop, registration, ctx) \
+        if result.outcome == "confirmed" else ()
     return Go("done", replies=replies)
 
 
@@ -339,11 +345,9 @@ class Done(State):
             raise Gone
         outcome = ctx.data.get("outcome")
         if outcome == "confirmed":
-            text = "🎉 " + ctx._(N_("You're in! We have kept a seat for you at {workshop}, "
-                                   "{when}.")).format(workshop=_name(workshop, ctx),
-                                                      when=when(workshop, ctx.t)) + "\n\n" + \
-                ctx._(N_("Above you have the calendar file and your check-in code. We will "
-                         "remind you before it starts."))
+            text = youre_in(workshop, ctx) + "\n\n" + ctx._(N_(
+                "Above you have the calendar file and your check-in code. We will remind you "
+                "before it starts."))
         elif outcome == "waitlisted":
             text = "⏳ " + ctx._(N_("The workshop is full. You are number {position} on the "
                                    "waiting list. If a seat frees up, I will offer it to you "
@@ -427,6 +431,8 @@ class MyRegistration(State):
         if registration.status == "confirmed":
             rows.append((ctx.button("📅 " + ctx._(N_("Calendar and QR code again")),
                                     "files"),))
+        if registration.status == "offered" or may_claim(registration, workshop, ctx):
+            rows.append((ctx.button("✅ " + ctx._(N_("Take the seat")), "take"),))
         if registration.status in ("confirmed", "offered"):
             rows.append((ctx.button("🙁 " + ctx._(N_("Cancel my seat")), "give_up"),))
         elif registration.status == "waitlisted":
@@ -444,6 +450,8 @@ class MyRegistration(State):
                       answer=ctx._(N_("Sent again.")))
         if data.action == "give_up" and registration.status != "attended":
             return Go("give_up")
+        if data.action == "take":
+            return await claim(registration, workshop, ctx)
         return None
 
     async def on_text(self, text: str, ctx: Ctx) -> Go:
@@ -476,6 +484,46 @@ class GiveUp(State):
         notices = await give_up(registration, workshop, ctx)
         return Go("mine", replies=notices, notice=ctx._(N_("Done: your place is cancelled. "
                                                             "Thank you for letting us know.")))
+
+
+def may_claim(registration: RegistrationRecord, workshop: WorkshopRecord, ctx: Ctx) -> bool:
+    """Close to the start no offers are made: someone waiting may take a free seat."""
+    return registration.status == "waitlisted" and workshop.seats_left > 0 \
+        and offers_over(workshop, ctx.now, ctx.settings)
+
+
+def seat_confirmed(workshop: WorkshopRecord, registration: RegistrationRecord, ctx: Ctx
+                   ) -> tuple[Reply, ...]:
+    """What a new seat brings: the calendar file, the QR code, the reminders."""
+    assert ctx.citizen is not None
+    return (*files(workshop, registration, ctx),
+            *reminders(workshop, registration, ctx.citizen.telegram_id, ctx.language, ctx.now,
+                       ctx.settings))
+
+
+def youre_in(workshop: WorkshopRecord, ctx: Ctx) -> str:
+    return "🎉 " + ctx._(N_("You're in! We have kept a seat for you at {workshop}, "
+                           "{when}.")).format(workshop=_name(workshop, ctx),
+                                              when=when(workshop, ctx.t))
+
+
+async def claim(registration: RegistrationRecord, workshop: WorkshopRecord, ctx: Ctx) -> Go:
+    """Take the seat offered, or a free one when offers are over."""
+    if registration.status == "offered":
+        taken = await ctx.uow.workshops.accept_offer(registration.id, ctx.now)
+    elif may_claim(registration, workshop, ctx):
+        taken = await ctx.uow.workshops.claim_free_seat(registration.id, workshop.id, ctx.now)
+    else:
+        taken = False
+    if not taken and registration.status == "offered":
+        return Go(notice=ctx._(N_("Sorry, this offer is no longer valid: the time to answer "
+                                  "is over.")))
+    if not taken:
+        return Go(notice=ctx._(N_("Sorry, someone else has just taken that seat. You are "
+                                  "still on the waiting list.")))
+    return Go("registration", carry={"registration_id": registration.id},
+              replies=seat_confirmed(workshop, registration, ctx),
+              notice=youre_in(workshop, ctx), answer=ctx._(N_("Seat taken.")))
 
 
 async def give_up(registration: RegistrationRecord, workshop: WorkshopRecord, ctx: Ctx
@@ -526,14 +574,9 @@ async def take_seat(data: CallbackData, ctx: Ctx) -> Go:
             registration.id, ctx.now):
         return Go(show=False, replies=(Edit(ctx._(N_("Sorry, this offer is no longer valid: "
                                                     "the time to answer is over."))),))
-    assert ctx.citizen is not None
-    text = "🎉 " + ctx._(N_("You're in! We have kept a seat for you at {workshop}, "
-                           "{when}.")).format(workshop=_name(workshop, ctx),
-                                              when=when(workshop, ctx.t))
-    return Go(show=False, answer=ctx._(N_("Seat taken.")), replies=(
-        Edit(text), *files(workshop, registration, ctx),
-        *reminders(workshop, registration, ctx.citizen.telegram_id, ctx.language, ctx.now,
-                   ctx.settings)))
+    return Go(show=False, answer=ctx._(N_("Seat taken.")),
+              replies=(Edit(youre_in(workshop, ctx)), *seat_confirmed(workshop, registration,
+                                                                       ctx)))
 
 
 @workshops.action("decline")
