@@ -194,7 +194,7 @@ async def test_a_restarted_engine_keeps_the_queue(sql_backend):  # type: ignore[
 
 async def test_an_offer_can_be_taken_from_my_workshops(sql_backend):  # type: ignore[no-untyped-def]
     clock = Clock()
-    ana, bea, cai = await full_workshop_with_queue(sql_backend, clock)
+    ana, bea, _cai = await full_workshop_with_queue(sql_backend, clock)
     await give_up(ana)
     await bea.command("/myworkshops")
     assert "A seat is being kept for you" in bea.shown
