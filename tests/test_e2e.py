@@ -536,3 +536,29 @@ async def test_a_citizen_signs_up_for_a_workshop_and_gets_the_calendar_and_qr(  
     [answer] = await rows.all(m.RegistrationAnswer)
     assert answer["answer"] == "Por internet"
     assert await rows.count(m.SensitiveAnswer) == 0
+
+
+@pytest.mark.parametrize("mode", ["polling"])
+async def test_staff_scan_a_check_in_code_and_a_citizen_cannot(  # type: ignore[no-untyped-def]
+        fake, database, mode, framework, ana, rows):
+    settings = bot_settings(fake.base_url, database, mode, framework=framework)
+    staff = Citizen(fake, fake.user(id=5009, first_name="Sara", language_code="en"))
+    running = RunningBot(settings.model_copy(update={"admin_ids": [staff.id]}), fake, mode)
+    await running.start()
+    try:
+        await ana.consent()
+        await ana.press("Workshops")
+        await ana.press("Online workshop")
+        await ana.press("Sign up")
+        await ana.press("I agree")
+        [registration] = await rows.all(m.Registration)
+        code = f"checkin-{registration['checkin_token']}"
+        await ana.command("/start", code)
+        assert "This code is for the staff" in ana.messages()[-1].plain_text
+        await staff.consent()
+        await staff.command("/start", code)
+        assert "Ana @ana is checked in at Online workshop" in staff.messages()[-1].plain_text
+        [registration] = await rows.all(m.Registration)
+        assert registration["status"] == "attended"
+    finally:
+        await running.stop()
