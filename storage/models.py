@@ -242,7 +242,7 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)
     # Past this moment the message is pointless (a reminder of a workshop that
     # has started): the sender drops it instead of sending it late.
-    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)

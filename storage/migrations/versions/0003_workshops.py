@@ -241,11 +241,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.add_column(sa.Column("not_after", sa.DateTime(timezone=True), nullable=True))
+        # The sender drops expired rows on every claim: an index keeps that
+        # cheap behind a broadcast of thousands of rows (most have no expiry).
+        batch_op.create_index(batch_op.f("ix_outbox_not_after"), ["not_after"], unique=False)
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_outbox_not_after"))
         batch_op.drop_column("not_after")
 
     op.drop_table("sensitive_answers")
