@@ -89,8 +89,9 @@ def reminders(workshop: WorkshopRecord, registration: RegistrationRecord, telegr
                                   registration.id),
                     global_button("🙁 " + t.gettext(N_("I can't come")), FLOW, "notcoming",
                                   registration.id)),)
-        # The start in the key: after a change of date, new reminders are queued.
-        what = f"r{hours}-{workshop.starts_at:%Y%m%d%H%M}"
+        # The workshop's revision in the key: after a change of date or place the
+        # old reminders are cancelled and new ones (new keys) queued.
+        what = f"r{hours}-v{workshop.revision}"
         queued.append(Notify(telegram_id, text, buttons, key=key(registration, what),
                              not_before=moment, not_after=expires))
     return queued

@@ -590,7 +590,7 @@ async def _save_workshops(session: AsyncSession, lab_id: int, lab: _Lab, now: da
                          ends_at=starts + timedelta(minutes=workshop.minutes),
                          place=workshop.place, map_url=workshop.map_url,
                          online_url=workshop.online_url, capacity=workshop.capacity,
-                         taken=workshop.reserved, status="scheduled", created_at=now,
+                         taken=workshop.reserved, status="scheduled", revision=0, created_at=now,
                          updated_at=now)
         session.add(row)
         await session.flush()

@@ -296,6 +296,9 @@ class Workshop(Base):
     capacity: Mapped[int] = mapped_column(Integer)
     taken: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Bumped by every change of date or place: reminders queued with the old
+    # details are replaced by new ones (their dedupe keys carry it).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

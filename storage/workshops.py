@@ -56,6 +56,7 @@ class WorkshopRecord:
     capacity: int
     taken: int
     status: str
+    revision: int = 0  # a new date or place: new reminders
 
     @property
     def seats_left(self) -> int:
@@ -139,7 +140,7 @@ class Counts:
 def _workshop(r: m.Workshop) -> WorkshopRecord:
     return WorkshopRecord(r.id, r.slug, r.lab_id, dict(r.title), dict(r.description or {}),
                           r.starts_at, r.ends_at, r.place, r.map_url, r.online_url,
-                          r.capacity, r.taken, r.status)
+                          r.capacity, r.taken, r.status, r.revision)
 
 
 def _registration(r: m.Registration) -> RegistrationRecord:
@@ -272,7 +273,7 @@ class SqlWorkshops:
                 slug=new.slug, lab_id=new.lab_id, title=new.title,
                 description=new.description, starts_at=new.starts_at, ends_at=new.ends_at,
                 place=new.place, map_url=new.map_url, online_url=new.online_url,
-                capacity=new.capacity, taken=0, status="scheduled", created_at=now,
+                capacity=new.capacity, taken=0, status="scheduled", revision=0, created_at=now,
                 updated_at=now)
             .on_conflict_do_nothing(index_elements=["slug"]).returning(W.id))
         workshop_id = result.scalar_one_or_none()
@@ -290,7 +291,8 @@ class SqlWorkshops:
                          now: datetime) -> bool:
         result = await self.session.execute(
             update(W).where(W.id == workshop_id, W.status == "scheduled")
-            .values(starts_at=starts_at, ends_at=ends_at, updated_at=now)
+            .values(starts_at=starts_at, ends_at=ends_at, updated_at=now,
+                    revision=W.revision + 1)
             .execution_options(synchronize_session=False))
         return bool(result.rowcount)
 
@@ -298,7 +300,8 @@ class SqlWorkshops:
                    online_url: str | None, now: datetime) -> bool:
         result = await self.session.execute(
             update(W).where(W.id == workshop_id, W.status == "scheduled")
-            .values(place=place, map_url=map_url, online_url=online_url, updated_at=now)
+            .values(place=place, map_url=map_url, online_url=online_url, updated_at=now,
+                    revision=W.revision + 1)
             .execution_options(synchronize_session=False))
         return bool(result.rowcount)
 

@@ -164,6 +164,11 @@ async def test_changing_the_place_and_cancelling_tell_everyone(sql_backend):  # 
     await sara.text("https://meet.example.org/new")
     assert "Place changed. 2 people were told." in sara.shown
     assert "Online: https://meet.example.org/new" in (await outbox(sql_backend, bea.id))[0]["body"]
+    # Ana's reminders now say the new place; the old ones are cancelled.
+    reminders = [r for r in await outbox(sql_backend, ana.id) if "Reminder" in r["body"]]
+    assert len(reminders) == 2
+    assert all("meet.example.org/new" in r["body"] for r in reminders)
+    assert len(await outbox(sql_backend, ana.id, status="cancelled")) == 2
     await sara.press("Cancel the workshop")
     assert "2 people signed up or waiting will be told" in sara.shown
     await sara.press("Yes, cancel the workshop")

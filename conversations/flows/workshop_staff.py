@@ -355,6 +355,18 @@ async def tell_registered(workshop: WorkshopRecord, ctx: Ctx, statuses: tuple[st
     return notices
 
 
+async def requeue_reminders(workshop: WorkshopRecord, ctx: Ctx) -> list[Notify]:
+    """Reminders still queued say the old date or place: replaced by new ones."""
+    queued = []
+    for person in await ctx.uow.workshops.recipients(workshop.id, ("confirmed",)):
+        registration = await ctx.uow.workshops.registration(person.registration_id)
+        assert registration is not None
+        await ctx.uow.workshops.cancel_messages(registration.id, reminders_only=True)
+        queued += reminders(workshop, registration, person.telegram_id, person.language,
+                            ctx.now, ctx.settings)
+    return queued
+
+
 @manage.state("date")
 class ChangeDate(State):
     help = N_("Write the new start as YYYY-MM-DD HH:MM, or tap “Back”.")
@@ -386,15 +398,8 @@ class ChangeDate(State):
         notices = await tell_registered(moved, ctx, ("confirmed", "offered", "waitlisted"),
                                         N_("📅 The date of {workshop} has changed. This is "
                                            "the new one:"))
-        # Reminders follow the new date.
-        replies: list[Reply] = [*notices]
-        for person in await ctx.uow.workshops.recipients(moved.id, ("confirmed",)):
-            registration = await ctx.uow.workshops.registration(person.registration_id)
-            assert registration is not None
-            await ctx.uow.workshops.cancel_messages(registration.id, reminders_only=True)
-            replies += reminders(moved, registration, person.telegram_id, person.language,
-                                 ctx.now, ctx.settings)
-        return Go("one", replies=tuple(replies), notice="✅ " + ctx.ngettext(
+        replies = (*notices, *await requeue_reminders(moved, ctx))
+        return Go("one", replies=replies, notice="✅ " + ctx.ngettext(
             "Date changed. {count} person was told.", "Date changed. {count} people were told.",
             len(notices)).format(count=ctx.t.number(len(notices))))
 
@@ -426,7 +431,8 @@ class ChangePlace(State):
         notices = await tell_registered(moved, ctx, ("confirmed", "offered", "waitlisted"),
                                         N_("📍 The place of {workshop} has changed. This is "
                                            "the new one:"))
-        return Go("one", replies=tuple(notices), notice="✅ " + ctx.ngettext(
+        replies = (*notices, *await requeue_reminders(moved, ctx))
+        return Go("one", replies=replies, notice="✅ " + ctx.ngettext(
             "Place changed. {count} person was told.",
             "Place changed. {count} people were told.",
             len(notices)).format(count=ctx.t.number(len(notices))))
