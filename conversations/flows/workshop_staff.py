@@ -38,6 +38,7 @@ checkin = Flow("wscheck", entry="list")
 manage = Flow("wsman", entry="list")
 
 CHECKIN_PAGE = 20
+MANAGE_SHOWN = 12
 SEARCH_MAX = 64
 PLACE_MAX = 300
 FEEDBACK_DAYS = 7
@@ -258,7 +259,8 @@ class ManageList(State):
     help = N_("Tap a workshop to see its numbers, change it or cancel it.")
 
     async def show(self, ctx: Ctx) -> Screen:
-        found = await ctx.uow.workshops.all(since=ctx.now)
+        # The soonest ones: a Telegram message holds 4,096 characters.
+        found = (await ctx.uow.workshops.all(since=ctx.now))[:MANAGE_SHOWN]
         if not found:
             return Screen(ctx._(N_("There are no upcoming workshops. /newworkshop creates "
                                    "one.")), ((ctx.button(ctx._(N_("Done")), "done"),),))

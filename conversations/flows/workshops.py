@@ -44,6 +44,8 @@ from storage.workshops import QuestionRecord, RegistrationRecord, WorkshopRecord
 
 PURPOSE = "workshops"
 CONSENT_VERSION = "1"
+# The soonest ones: a Telegram message holds 4,096 characters.
+SHOWN = 10
 
 workshops = Flow("ws", entry="list")
 
@@ -110,7 +112,7 @@ class Upcoming(State):
     help = N_("These are the workshops coming up. Tap one to see it and sign up.")
 
     async def show(self, ctx: Ctx) -> Screen:
-        found = await ctx.uow.workshops.upcoming(ctx.now)
+        found = (await ctx.uow.workshops.upcoming(ctx.now))[:SHOWN]
         if not found:
             raise Gone
         parts = ["<b>" + ctx._(N_("Workshops coming up")) + "</b>"]
