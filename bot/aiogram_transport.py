@@ -161,6 +161,9 @@ class AiogramTransport(BotApiTransport):
         await self.bot.set_my_description(description, language_code=language)
         await self.bot.set_my_short_description(short_description, language_code=language)
 
+    async def _username(self) -> str | None:
+        return (await self.bot.get_me()).username
+
     # -- webhook and closing ------------------------------------------------------
 
     async def set_webhook(self, url: str, secret: str, max_connections: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from bot.webhook import webhook_app
 from conversations.digest import queue_opinion_digest
 from conversations.flows.staff import refresh_menus
 from conversations.i18n import available_languages
+from conversations.workshop_jobs import erase_sensitive_answers, run_workshop_jobs
 from storage import migrate
 from storage.housekeeping import prune_processed_updates
 from storage.personal_data import purge_inactive
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_MAX_CONNECTIONS = 40
 SHUTDOWN_GRACE_S = 30.0
 HOUSEKEEPING_EVERY_S = 3600.0
+# Waiting-list offers expire to the minute: checked this often.
+WORKSHOP_JOBS_EVERY_S = 60.0
 
 
 class NotReady(Exception):
@@ -64,8 +68,10 @@ async def housekeeping(runtime: Runtime, stop: asyncio.Event) -> None:
             if last_purge is None or now - last_purge >= timedelta(days=1):
                 purged = await purge_inactive(runtime.sessions, now,
                                               runtime.settings.retention_days)
+                erased = await erase_sensitive_answers(runtime.sessions, now)
                 last_purge = now
-                log.info("retention: %d inactive people erased", purged.people)
+                log.info("retention: %d inactive people erased, %d sensitive workshop "
+                         "answers", purged.people, erased)
             async with SqlUnitOfWork(runtime.sessions) as uow:
                 if await queue_opinion_digest(uow, runtime.engine.settings, now):
                     log.info("the daily digest of opinions is queued for the moderators")
@@ -76,6 +82,39 @@ async def housekeeping(runtime: Runtime, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), HOUSEKEEPING_EVERY_S)
         except TimeoutError:
             pass
+
+
+async def workshop_jobs(runtime: Runtime, stop: asyncio.Event, on_queued) -> None:  # type: ignore[no-untyped-def]
+    """Expired offers, free seats for the waiting list, sensitive answers of past
+    workshops; every minute. Safe in several processes (see conversations.workshop_jobs)."""
+    while not stop.is_set():
+        try:
+            report = await run_workshop_jobs(runtime.engine.uow, runtime.sessions,
+                                             runtime.engine.settings, runtime.engine.clock())
+            if report.expired_offers or report.offers:
+                on_queued()
+            if report.expired_offers or report.offers or report.sensitive_answers_erased:
+                log.info("workshops: %d offers expired, %d seats offered, %d sensitive "
+                         "answers erased", report.expired_offers, report.offers,
+                         report.sensitive_answers_erased)
+        except Exception as error:  # the database may be down for a while: try later
+            log.warning("workshop jobs failed: %s", type(error).__name__)
+        try:
+            await asyncio.wait_for(stop.wait(), WORKSHOP_JOBS_EVERY_S)
+        except TimeoutError:
+            pass
+
+
+async def learn_bot_username(runtime: Runtime, transport: Transport) -> None:
+    """The flows build t.me links (the check-in QR code) with the bot's @username."""
+    try:
+        username = await transport.bot_username()
+    except Exception as error:
+        log.warning("could not learn the bot's username (getMe): %s", error)
+        return
+    if username:
+        runtime.engine.settings = dataclasses.replace(runtime.engine.settings,
+                                                      bot_username=username)
 
 
 def make_transport(settings: Settings, runtime: Runtime) -> Transport:
@@ -106,9 +145,11 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                           spacing=1 / settings.send_rate if settings.send_rate else 0.0,
                           broadcast_limiter=runtime.broadcast_limiter)
     pipeline = Pipeline(runtime.engine, transport, on_queued=sender.wake)
+    jobs = asyncio.create_task(workshop_jobs(runtime, stop, sender.wake))
     runners: list[web.AppRunner] = []
     poller: Poller | None = None
     polling: asyncio.Task | None = None
+    await learn_bot_username(runtime, transport)
     cleaning = asyncio.create_task(housekeeping(runtime, stop))
     # The sender stops only after updates stopped coming (they may queue more).
     sender_stop = asyncio.Event()
@@ -159,6 +200,6 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             await runner.cleanup()  # waits for webhook requests in flight
         stop.set()
         sender_stop.set()
-        await asyncio.gather(cleaning, sending, return_exceptions=True)
+        await asyncio.gather(cleaning, jobs, sending, return_exceptions=True)
         await transport.close()
         await runtime.close()

@@ -210,6 +210,15 @@ class BotApiTransport(ABC):
     @abstractmethod
     async def _delete_chat_commands(self, chat_id: int, language: str | None) -> None: ...
 
+    @abstractmethod
+    async def _username(self) -> str | None:
+        """The bot's @username (getMe)."""
+
+    async def bot_username(self) -> str | None:
+        """The bot's @username, for t.me links (the check-in QR code)."""
+        await self._ready()
+        return await self._username()
+
     async def _ready(self) -> None:  # noqa: B027 (a hook: nothing to do by default)
         """Anything to do before the first call (PTB initialises its Bot)."""
 

@@ -5,6 +5,10 @@
     participa db upgrade|downgrade|current
     participa import FILE... | --demo
     participa export opinions|proposals|ratings [--lab SLUG] [--format csv|xlsx] [--output FILE]
+    participa export attendees --workshop SLUG [--sensitive] [--format csv|xlsx] [--output FILE]
+    participa workshops list
+    participa workshops create --lab SLUG --title TEXT --starts "YYYY-MM-DD HH:MM"
+        --capacity N (--place TEXT | --online-url URL) [--minutes 120] [--slug SLUG]
     participa report LAB [--format md|csv|xlsx] [--output FILE]
     participa proposals status SLUG STATUS [--reason TEXT]
     participa purge [--dry-run]
@@ -70,8 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     role_verbs.add_parser("list", help="everyone holding a role")
 
     export = verbs.add_parser("export", help="export data for staff (CSV or XLSX)")
-    export.add_argument("what", choices=["opinions", "proposals", "ratings"])
+    export.add_argument("what", choices=["opinions", "proposals", "ratings", "attendees"])
     export.add_argument("--lab", help="only this lab (slug)")
+    export.add_argument("--workshop", help="attendees: the workshop (slug)")
+    export.add_argument("--sensitive", action="store_true",
+                        help="attendees: include the answers to sensitive questions")
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     export.add_argument("--output", type=Path, help="write here instead of standard output")
 
@@ -95,6 +102,24 @@ def _parser() -> argparse.ArgumentParser:
                          ("cancel", "never send what is left of it")):
         found = broadcast_verbs.add_parser(action, help=text)
         found.add_argument("id", type=_broadcast_id, help="the broadcast: 12 or B-000012")
+
+    workshops = verbs.add_parser("workshops", help="list or create workshops")
+    workshop_verbs = workshops.add_subparsers(dest="workshops_verb", required=True,
+                                              metavar="ACTION")
+    workshop_verbs.add_parser("list", help="workshops not over yet, with their numbers")
+    create = workshop_verbs.add_parser(
+        "create", help="a new workshop (questions: use an import file, or /newworkshop)")
+    create.add_argument("--lab", required=True, help="the lab's slug")
+    create.add_argument("--title", required=True, help="in DEFAULT_LOCALE's language")
+    create.add_argument("--description", default="")
+    create.add_argument("--starts", required=True,
+                        help='local time in TIMEZONE: "YYYY-MM-DD HH:MM"')
+    create.add_argument("--minutes", type=int, default=120, help="duration (default 120)")
+    create.add_argument("--capacity", type=int, required=True)
+    where = create.add_mutually_exclusive_group(required=True)
+    where.add_argument("--place", help="the address")
+    where.add_argument("--online-url", help="the link of an online workshop")
+    create.add_argument("--slug", help="default: from the title and the date")
     return parser
 
 
@@ -183,6 +208,13 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.verb == "broadcasts":
         _require_schema(settings)
         return asyncio.run(_broadcasts(settings, args))
+    if args.verb == "workshops":
+        _require_schema(settings)
+        from bot.workshops_cli import create_workshop, list_workshops
+
+        if args.workshops_verb == "list":
+            return asyncio.run(list_workshops(settings))
+        return asyncio.run(create_workshop(settings, args))
     return 2
 
 
@@ -288,15 +320,24 @@ async def _report(settings: Settings, args: argparse.Namespace) -> int:
 async def _purge(settings: Settings, dry_run: bool) -> int:
     from storage.database import create_engine, session_factory
     from storage.personal_data import purge_inactive
+    from storage.workshops import count_sensitive_answers_over, purge_sensitive_answers
 
     db = create_engine(settings.database_url)
+    sessions = session_factory(db)
+    now = datetime.now(UTC)
     try:
-        report = await purge_inactive(session_factory(db), datetime.now(UTC),
-                                      settings.retention_days, dry_run=dry_run)
+        report = await purge_inactive(sessions, now, settings.retention_days, dry_run=dry_run)
+        async with sessions() as session:
+            if dry_run:
+                answers = await count_sensitive_answers_over(session, now)
+            else:
+                answers = await purge_sensitive_answers(session, now)
+                await session.commit()
     finally:
         await db.dispose()
     verb = "would be erased" if dry_run else "erased"
     print(f"{report.people} people inactive for {settings.retention_days} days {verb}")
+    print(f"{answers} sensitive answers of workshops that are over {verb}")
     for table, count in sorted(report.counts.items()):
         print(f"  {table}: {count}")
     return 0
@@ -330,14 +371,30 @@ async def _proposal_status(settings: Settings, args: argparse.Namespace) -> int:
 async def _export(settings: Settings, args: argparse.Namespace) -> int:
     from storage.database import create_engine, session_factory
     from storage.export import write_table
-    from storage.reports import opinions_table, proposals_table, ratings_table
+    from storage.reports import attendees_table, opinions_table, proposals_table, ratings_table
+    from storage.workshops import SqlWorkshops
 
+    if args.what == "attendees" and not args.workshop:
+        print("participa export attendees: name the workshop with --workshop SLUG",
+              file=sys.stderr)
+        return 2
     tables = {"opinions": opinions_table, "proposals": proposals_table,
               "ratings": ratings_table}
     db = create_engine(settings.database_url)
     try:
         async with session_factory(db)() as session:
-            columns, rows = await tables[args.what](session, args.lab, settings.default_locale)
+            if args.what == "attendees":
+                workshop = await SqlWorkshops(session).by_slug(args.workshop)
+                if workshop is None:
+                    print(f"participa export: there is no workshop {args.workshop!r}",
+                          file=sys.stderr)
+                    return 1
+                columns, rows = await attendees_table(
+                    session, workshop.id, settings.default_locale,
+                    include_sensitive=args.sensitive)
+            else:
+                columns, rows = await tables[args.what](session, args.lab,
+                                                        settings.default_locale)
     finally:
         await db.dispose()
     content = write_table(columns, rows, args.format, tz=settings.timezone)

@@ -50,14 +50,25 @@ class Settings(BaseSettings):
     throttle_per_minute: int = Field(30, ge=0)
     send_rate: float = Field(25.0, ge=0)
     sender_concurrency: int = Field(8, ge=1, le=64)
+    workshop_reminder_hours: Annotated[list[int], NoDecode] = Field(
+        default_factory=lambda: [48, 2])
+    workshop_no_offers_hours: int = Field(2, ge=0)
+    workshop_offer_max_hours: int = Field(24, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    @field_validator("admin_ids", mode="before")
+    @field_validator("admin_ids", "workshop_reminder_hours", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             return [int(part) for part in value.replace(" ", "").split(",") if part]
         return value
+
+    @field_validator("workshop_reminder_hours")
+    @classmethod
+    def _positive_hours(cls, value: list[int]) -> list[int]:
+        if any(hours <= 0 for hours in value):
+            raise ValueError("reminder hours must be positive, e.g. 48,2")
+        return sorted(set(value), reverse=True)
 
     @field_validator("redis_url", "webhook_url", "moderators_chat_id", mode="before")
     @classmethod
@@ -122,6 +133,9 @@ class Settings(BaseSettings):
             moderators_chat_id=self.moderators_chat_id, admin_ids=frozenset(self.admin_ids),
             proposals_per_day=self.proposals_per_day,
             moderators_topics=self.moderators_topics,
+            workshop_reminder_hours=tuple(self.workshop_reminder_hours),
+            workshop_no_offers_hours=self.workshop_no_offers_hours,
+            workshop_offer_max_hours=self.workshop_offer_max_hours,
         )
 
 

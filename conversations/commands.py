@@ -19,6 +19,7 @@ CITIZEN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("menu", N_("Main menu")),
     ("help", N_("Help with the current step")),
     ("language", N_("Change the language")),
+    ("myworkshops", N_("My workshops")),
     ("notifications", N_("Choose what we may write to you about")),
     ("privacy", N_("Privacy and your data")),
     ("mydata", N_("Get a copy of your data")),
@@ -37,6 +38,7 @@ _PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 async def run(event: Event, ctx: Ctx) -> Go:
     from conversations.flows import onboarding, preferences, rights
+    from conversations.flows import workshops as workshop_journey
 
     if not ctx.consented and Flow.registry[ctx.state.flow].needs_consent:
         ctx.state.flow, ctx.state.state = "start", "welcome"
@@ -58,6 +60,8 @@ async def run(event: Event, ctx: Ctx) -> Go:
         return Go(show=False, replies=(preferences.language_picker(ctx),))
     if name == "privacy":
         return Go(show=False, replies=(await rights.privacy_overview(ctx),))
+    if name == "myworkshops":
+        return await workshop_journey.my_workshops_command(ctx)
     if name == "mydata":
         return await rights.my_data(ctx)
     if name == "deleteme":

@@ -74,7 +74,8 @@ def notification(item: Queued, now: datetime) -> NewNotification:
     return NewNotification(chat_id=item.chat_id, created_at=now, body=item.text,
                            buttons=buttons, thread_id=item.thread_id, priority=item.priority,
                            dedupe_key=item.key, on_sent=item.on_sent,
-                           not_before=item.not_before, held=item.held)
+                           not_before=item.not_before, not_after=item.not_after,
+                           held=item.held)
 
 
 class Unavailable(Exception):

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -103,6 +103,13 @@ class Translator:
 
     def datetime(self, value: datetime, fmt: str = "medium") -> str:
         return format_datetime(value, fmt, tzinfo=self.timezone, locale=self.language)
+
+    def date(self, value: datetime, fmt: str = "full") -> str:
+        """The local date of an instant (in ``timezone``), e.g. "Tuesday, 1 December 2026"."""
+        return format_date(value.astimezone(self.timezone).date(), fmt, locale=self.language)
+
+    def time(self, value: datetime, fmt: str = "short") -> str:
+        return format_time(value, fmt, tzinfo=self.timezone, locale=self.language)
 
 
 @cache

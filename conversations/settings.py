@@ -20,3 +20,10 @@ class FlowSettings:
     moderators_topics: bool = False  # the group has topics: one per ticket
     inbox_page_size: int = 10
     admin_ids: frozenset[int] = frozenset()
+    # The bot's @username, learned from getMe at start-up: the check-in QR
+    # code is a t.me link to it.
+    bot_username: str = ""
+    workshop_reminder_hours: tuple[int, ...] = (48, 2)
+    workshop_no_offers_hours: int = 2
+    workshop_offer_max_hours: int = 24
+    workshop_answer_max_chars: int = 300

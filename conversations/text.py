@@ -16,3 +16,13 @@ def reference(prefix: str, number: int) -> str:
 
 def stars(rating: int) -> str:
     return "★" * rating + "☆" * (5 - rating)
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a word with "…" (for button labels)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    if " " in cut:
+        cut = cut[:cut.rindex(" ")]
+    return cut.rstrip(" ,.:;-") + "…"

@@ -158,6 +158,7 @@ class Notify:
     not_before: datetime | None = None
     on_sent: str | None = None
     held: bool = False  # sent only once released (a ticket's forum topic exists)
+    not_after: datetime | None = None  # pointless later: dropped, never sent late
 
 
 @dataclass(frozen=True, slots=True)

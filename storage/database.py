@@ -53,6 +53,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+        # The driver's own BEGIN is deferred: two transactions that read and
+        # then write (a workshop sign-up) both start as readers, and the
+        # second to write fails with "database is locked" at once, busy
+        # timeout or not. SQLAlchemy's documented pysqlite/aiosqlite recipe:
+        # the driver emits no BEGIN, and "begin" below emits BEGIN IMMEDIATE,
+        # which takes the write lock up front, so concurrent writers wait
+        # their turn (busy_timeout) instead of failing.
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

@@ -13,6 +13,21 @@ The file format (``docs/import-example.yaml`` is a complete sample)::
           - slug: telefono-012            # unique within its lab
             title: {es: "...", en: "..."}
             description: {es: "...", en: "..."}
+        workshops:                                         # optional
+          - slug: taller-cita-previa      # unique among all workshops
+            title: {es: "...", en: "..."}
+            description: {es: "...", en: "..."}            # optional
+            starts: 2027-03-10T18:00      # local time; or {in_days: 7, at: "18:00"}
+            duration_minutes: 120
+            place: "Calle Mayor 1, Valladolid"             # or online_url: https://...
+            map_url: https://...          # optional (default: an OpenStreetMap search)
+            capacity: 30
+            reserved: 0                   # optional: seats already given outside the bot
+            questions:                    # optional, at most 5
+              - kind: choice              # or text
+                prompt: {es: "...", en: "..."}
+                options: [{es: "...", en: "..."}, {es: "...", en: "..."}]
+                sensitive: false          # health or accessibility: kept apart
 
     proposals:                            # optional; a file may hold only proposals
       - slug: sabados-abierto             # stable key (pr-NNNNNN is kept for citizens')
@@ -39,6 +54,12 @@ time zone is local time in ``timezone`` (Europe/Madrid unless told) and is
 stored in UTC; a date alone opens at the start of that day and, for
 ``closes``, closes at the end of that day.
 
+A workshop's ``starts`` relative to the day of the import (``in_days``) keeps
+the demo's workshops upcoming whenever it is loaded. A workshop already there
+keeps its date, place and capacity (change those in the bot, with
+/manageworkshops, so that the people signed up are told); only its title and
+description are updated.
+
 Importing is idempotent by slug: a lab or service already there is updated
 (titles, descriptions, phases, position = its order in the file), never
 duplicated. A lab's phases are exactly those in the file. A service missing
@@ -58,6 +79,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -92,11 +114,21 @@ AUTHOR_KINDS = ("citizen", "staff", "workshop")
 # Citizens' own proposals get pr-NNNNNN (their reference): an import cannot take one.
 CITIZEN_SLUG = re.compile(r"^pr-[0-9]+$")
 
-LAB_KEYS = {"slug", "title", "description", "phases", "services"}
 PROPOSAL_KEYS = {"slug", "lab", "service", "title", "text", "author_kind", "status",
                  "answer"}
 CSV_FIXED = ("slug", "lab", "service", "author_kind", "status")
 CSV_TEXTS = ("title", "text", "answer")
+
+LAB_KEYS = {"slug", "title", "description", "phases", "services", "workshops"}
+WORKSHOP_KEYS = {"slug", "title", "description", "starts", "duration_minutes", "place",
+                 "map_url", "online_url", "capacity", "reserved", "questions"}
+QUESTION_KEYS = {"kind", "prompt", "options", "sensitive"}
+PLACE_MAX = 300
+URL_MAX = 500
+PROMPT_MAX = 200
+OPTION_MAX = 60
+QUESTIONS_MAX = 5
+CAPACITY_MAX = 10_000
 SERVICE_KEYS = {"slug", "title", "description"}
 PHASE_KEYS = {"opens", "closes"}
 
@@ -131,11 +163,17 @@ class ImportReport:
     proposals_created: int = 0
     proposals_updated: int = 0
     proposals_unchanged: int = 0
+    workshops_created: int = 0
+    workshops_updated: int = 0
+    workshops_unchanged: int = 0
 
     def add(self, other: ImportReport) -> None:
         self.proposals_created += other.proposals_created
         self.proposals_updated += other.proposals_updated
         self.proposals_unchanged += other.proposals_unchanged
+        self.workshops_created += other.workshops_created
+        self.workshops_updated += other.workshops_updated
+        self.workshops_unchanged += other.workshops_unchanged
         self.labs_created += other.labs_created
         self.labs_updated += other.labs_updated
         self.labs_unchanged += other.labs_unchanged
@@ -162,12 +200,43 @@ class _Service:
 
 
 @dataclass(frozen=True)
+class _Question:
+    kind: str
+    prompt: dict[str, str]
+    options: list[dict[str, str]]
+    sensitive: bool
+
+
+@dataclass(frozen=True)
+class _Workshop:
+    slug: str
+    title: dict[str, str]
+    description: dict[str, str]
+    starts: datetime | tuple[int, time]  # absolute, or (days after the import, local time)
+    minutes: int
+    place: str | None
+    map_url: str | None
+    online_url: str | None
+    capacity: int
+    reserved: int
+    questions: list[_Question]
+
+    def starts_at(self, now: datetime, zone: ZoneInfo) -> datetime:
+        if isinstance(self.starts, datetime):
+            return self.starts
+        days, at = self.starts
+        day = now.astimezone(zone).date() + timedelta(days=days)
+        return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+@dataclass(frozen=True)
 class _Lab:
     slug: str
     title: dict[str, str]
     description: dict[str, str]
     phases: dict[str, _Phase]
     services: list[_Service]
+    workshops: list[_Workshop] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -212,6 +281,8 @@ class _Reader:
         labs = [self.lab(item, index) for index, item in enumerate(items, start=1)]
         _no_duplicates([lab.slug for lab in labs], lambda slug: self.problem(
             "appears more than once in the file", where=f"lab '{slug}'", field="slug"))
+        _no_duplicates([w.slug for lab in labs for w in lab.workshops], lambda slug: self.problem(
+            "appears more than once in the file", where=f"workshop '{slug}'", field="slug"))
         proposal_items = data.get("proposals") or []
         if not isinstance(proposal_items, list):
             raise self.problem("expected a list", field="proposals")
@@ -313,9 +384,110 @@ class _Reader:
         _no_duplicates([s.slug for s in services], lambda dup: self.problem(
             "appears more than once in this lab", where=f"{where}, service '{dup}'",
             field="slug"))
+        workshops_data = item.get("workshops") or []
+        if not isinstance(workshops_data, list):
+            raise self.problem("expected a list", where=where, field="workshops")
+        workshops = [self.workshop(w, where, i) for i, w in enumerate(workshops_data, start=1)]
         return _Lab(slug, self.texts(item, "title", where, TITLE_MAX, required=True),
                     self.texts(item, "description", where, DESCRIPTION_MAX, required=False),
-                    phases, services)
+                    phases, services, workshops)
+
+    def workshop(self, item: Any, lab_where: str, index: int) -> _Workshop:
+        where = f"{lab_where}, workshop #{index}"
+        if not isinstance(item, Mapping):
+            raise self.problem("expected a mapping", where=where)
+        slug = self.slug(item, where)
+        where = f"{lab_where}, workshop '{slug}'"
+        self.known_keys(item, WORKSHOP_KEYS, where)
+        minutes = self.number(item, "duration_minutes", where, 15, 720)
+        capacity = self.number(item, "capacity", where, 1, CAPACITY_MAX)
+        reserved = self.number(item, "reserved", where, 0, capacity, default=0)
+        place = self.line(item, "place", where, PLACE_MAX)
+        online_url = self.url(item, "online_url", where)
+        if (place is None) == (online_url is None):
+            raise self.problem("give either a place or an online_url", where=where)
+        map_url = self.url(item, "map_url", where)
+        if place is not None and map_url is None:
+            map_url = "https://www.openstreetmap.org/search?query=" + quote(place)
+        questions_data = item.get("questions") or []
+        if not isinstance(questions_data, list) or len(questions_data) > QUESTIONS_MAX:
+            raise self.problem(f"expected a list of at most {QUESTIONS_MAX} questions",
+                               where=where, field="questions")
+        questions = [self.question(q, where, n) for n, q in enumerate(questions_data, start=1)]
+        return _Workshop(slug, self.texts(item, "title", where, TITLE_MAX, required=True),
+                         self.texts(item, "description", where, DESCRIPTION_MAX,
+                                    required=False),
+                         self.starts(item.get("starts"), where), minutes,
+                         place, map_url if place else None, online_url, capacity, reserved,
+                         questions)
+
+    def question(self, item: Any, workshop_where: str, index: int) -> _Question:
+        where = f"{workshop_where}, question #{index}"
+        if not isinstance(item, Mapping):
+            raise self.problem("expected a mapping", where=where)
+        self.known_keys(item, QUESTION_KEYS, where)
+        kind = item.get("kind")
+        if kind not in ("choice", "text"):
+            raise self.problem("expected choice or text", where=where, field="kind")
+        options_data = item.get("options") or []
+        if kind == "text" and options_data:
+            raise self.problem("a text question has no options", where=where, field="options")
+        if kind == "choice" and (not isinstance(options_data, list)
+                                 or not 2 <= len(options_data) <= 8):
+            raise self.problem("expected from 2 to 8 options", where=where, field="options")
+        options = [self.texts({"option": o}, "option", f"{where}, option #{n}", OPTION_MAX,
+                              required=True) for n, o in enumerate(options_data, start=1)]
+        sensitive = item.get("sensitive", False)
+        if not isinstance(sensitive, bool):
+            raise self.problem("expected true or false", where=where, field="sensitive")
+        return _Question(kind, self.texts(item, "prompt", where, PROMPT_MAX, required=True),
+                         options, sensitive)
+
+    def number(self, item: Mapping, name: str, where: str, low: int, high: int, *,
+               default: int | None = None) -> int:
+        value = item.get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise self.problem(f"expected a whole number from {low} to {high}", where=where,
+                               field=name)
+        return value
+
+    def line(self, item: Mapping, name: str, where: str, limit: int) -> str | None:
+        value = item.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
+            raise self.problem(f"expected a text of at most {limit} characters", where=where,
+                               field=name)
+        return value.strip()
+
+    def url(self, item: Mapping, name: str, where: str) -> str | None:
+        value = self.line(item, name, where, URL_MAX)
+        if value is not None and (not value.startswith(("https://", "http://"))
+                                  or " " in value):
+            raise self.problem("expected a link starting with https://", where=where,
+                               field=name)
+        return value
+
+    def starts(self, value: Any, where: str) -> datetime | tuple[int, time]:
+        if isinstance(value, Mapping):
+            if set(value) != {"in_days", "at"}:
+                raise self.problem("expected {in_days: N, at: \"HH:MM\"}", where=where,
+                                   field="starts")
+            days, at = value["in_days"], value["at"]
+            try:
+                moment = time.fromisoformat(str(at))
+            except ValueError:
+                raise self.problem(f"{at!r} is not a time (HH:MM)", where=where,
+                                   field="starts.at") from None
+            if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= 366:
+                raise self.problem("expected a number of days from 0 to 366", where=where,
+                                   field="starts.in_days")
+            return days, moment
+        if value is None or (isinstance(value, date) and not isinstance(value, datetime)) or \
+                (isinstance(value, str) and len(value.strip()) <= 10):
+            raise self.problem("expected a date and time (YYYY-MM-DDTHH:MM)", where=where,
+                               field="starts")
+        return self.moment(value, where, "starts", end_of_day=False)
 
     def service(self, item: Any, lab_where: str, index: int) -> _Service:
         where = f"{lab_where}, service #{index}"
@@ -462,7 +634,7 @@ async def import_file(sessions: async_sessionmaker, path: Path, now: datetime, *
     report = ImportReport()
     async with sessions() as session, session.begin():
         for lab in document.labs:
-            await _save_lab(session, lab, now, report)
+            await _save_lab(session, lab, now, ZoneInfo(timezone), report)
         for proposal in document.proposals:
             await _save_proposal(session, path, proposal, now, report)
     return report
@@ -473,7 +645,7 @@ async def import_demo(sessions: async_sessionmaker, now: datetime) -> ImportRepo
     return await import_file(sessions, DEMO_FILE, now)
 
 
-async def _save_lab(session: AsyncSession, lab: _Lab, now: datetime,
+async def _save_lab(session: AsyncSession, lab: _Lab, now: datetime, zone: ZoneInfo,
                     report: ImportReport) -> None:
     row = (await session.execute(
         select(m.Lab).where(m.Lab.slug == lab.slug))).scalar_one_or_none()
@@ -490,6 +662,7 @@ async def _save_lab(session: AsyncSession, lab: _Lab, now: datetime,
             row.title, row.description = lab.title, lab.description
     changed = await _save_phases(session, row.id, lab.phases) or changed
     await _save_services(session, row.id, lab, report)
+    await _save_workshops(session, row.id, lab, now, zone, report)
     if created:
         report.labs_created += 1
     elif changed:
@@ -581,3 +754,35 @@ async def _save_proposal(session: AsyncSession, path: Path, proposal: _Proposal,
     else:
         report.proposals_unchanged += 1
     await session.flush()
+
+
+async def _save_workshops(session: AsyncSession, lab_id: int, lab: _Lab, now: datetime,
+                          zone: ZoneInfo, report: ImportReport) -> None:
+    """New workshops are created; existing ones only get their texts updated."""
+    for workshop in lab.workshops:
+        row = (await session.execute(
+            select(m.Workshop).where(m.Workshop.slug == workshop.slug))).scalar_one_or_none()
+        if row is not None:
+            if (row.title, row.description or {}) != (workshop.title, workshop.description):
+                row.title, row.description, row.updated_at = (workshop.title,
+                                                              workshop.description, now)
+                report.workshops_updated += 1
+            else:
+                report.workshops_unchanged += 1
+            continue
+        starts = workshop.starts_at(now, zone)
+        row = m.Workshop(slug=workshop.slug, lab_id=lab_id, title=workshop.title,
+                         description=workshop.description, starts_at=starts,
+                         ends_at=starts + timedelta(minutes=workshop.minutes),
+                         place=workshop.place, map_url=workshop.map_url,
+                         online_url=workshop.online_url, capacity=workshop.capacity,
+                         taken=workshop.reserved, status="scheduled", revision=0, created_at=now,
+                         updated_at=now)
+        session.add(row)
+        await session.flush()
+        for position, question in enumerate(workshop.questions, start=1):
+            session.add(m.WorkshopQuestion(
+                workshop_id=row.id, position=position, kind=question.kind,
+                prompt=question.prompt, options=question.options or None,
+                sensitive=question.sensitive))
+        report.workshops_created += 1

@@ -253,6 +253,9 @@ class OutboxMessage(Base):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     on_sent: Mapped[str | None] = mapped_column(String(64))
     not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Past this moment the message is pointless (a reminder of a workshop that
+    # has started): the sender drops it instead of sending it late.
+    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -495,3 +498,128 @@ class HiddenContent(Base):
     reason: Mapped[str] = mapped_column(Text)
     hidden_by: Mapped[int | None] = mapped_column(BigInteger)
     hidden_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+WORKSHOP_STATUSES = ("scheduled", "cancelled")
+REGISTRATION_STATUSES = ("confirmed", "waitlisted", "offered", "cancelled", "attended")
+
+
+class Workshop(Base):
+    """A face-to-face (or online) co-creation session of a lab.
+
+    ``taken`` counts the seats confirmed or held for an offer; the database
+    keeps it within ``capacity`` (a CHECK and the conditional UPDATE of a
+    sign-up), so a workshop can never be overbooked.
+    """
+
+    __tablename__ = "workshops"
+    __table_args__ = (
+        CheckConstraint("status IN ('scheduled', 'cancelled')", name="known_status"),
+        CheckConstraint("capacity > 0", name="positive_capacity"),
+        CheckConstraint("taken >= 0 AND taken <= capacity", name="taken_within_capacity"),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    lab_id: Mapped[int] = mapped_column(ForeignKey("labs.id", ondelete="CASCADE"), index=True)
+    title: Mapped[dict[str, str]] = mapped_column(Json)
+    description: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    place: Mapped[str | None] = mapped_column(String(300))
+    map_url: Mapped[str | None] = mapped_column(String(500))
+    online_url: Mapped[str | None] = mapped_column(String(500))
+    capacity: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Bumped by every change of date or place: reminders queued with the old
+    # details are replaced by new ones (their dedupe keys carry it).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WorkshopQuestion(Base):
+    """A question staff ask at sign-up: a choice among options or a short text.
+    Answers to a ``sensitive`` one (health, accessibility) are kept apart."""
+
+    __tablename__ = "workshop_questions"
+    __table_args__ = (
+        CheckConstraint("kind IN ('choice', 'text')", name="known_kind"),
+        UniqueConstraint("workshop_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    prompt: Mapped[dict[str, str]] = mapped_column(Json)
+    options: Mapped[list | None] = mapped_column(Json)  # [{"es": ..., "en": ...}, ...]
+    sensitive: Mapped[bool] = mapped_column(Boolean, default=False,
+                                            server_default=text("false"))
+
+
+class Registration(Base):
+    """One citizen's place at one workshop (confirmed, waiting, offered a seat...).
+
+    Unique per workshop and citizen: signing up twice finds the same row. The
+    waiting order is ``waiting_since`` then ``id``. ``checkin_token`` is the
+    unguessable code behind the QR shown at the door.
+    """
+
+    __tablename__ = "registrations"
+    __table_args__ = (
+        UniqueConstraint("workshop_id", "citizen_id"),
+        CheckConstraint("status IN ('confirmed', 'waitlisted', 'offered', 'cancelled', "
+                        "'attended')", name="known_status"),
+        CheckConstraint("feedback_score IS NULL OR feedback_score BETWEEN 1 AND 5",
+                        name="score_1_to_5"),
+        Index("ix_registrations_queue", "workshop_id", "status", "waiting_since", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    workshop_id: Mapped[int] = mapped_column(ForeignKey("workshops.id", ondelete="CASCADE"))
+    # Unlinked (NULL) when an attendee is erased: attendance and feedback
+    # stay in the lab's totals, without the person.
+    citizen_id: Mapped[int | None] = mapped_column(
+        ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    checkin_token: Mapped[str] = mapped_column(String(64), unique=True)
+    coming_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    feedback_score: Mapped[int | None] = mapped_column(SmallInteger)
+    feedback_comment: Mapped[str | None] = mapped_column(Text)
+
+
+class RegistrationAnswer(Base):
+    """An answer to an ordinary sign-up question."""
+
+    __tablename__ = "registration_answers"
+    __table_args__ = (UniqueConstraint("registration_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("workshop_questions.id", ondelete="CASCADE"))
+    answer: Mapped[str] = mapped_column(Text)
+
+
+class SensitiveAnswer(Base):
+    """An answer to a sensitive question (health, accessibility): its own table,
+    left out of exports unless asked for and erased once the workshop is over."""
+
+    __tablename__ = "sensitive_answers"
+    __table_args__ = (UniqueConstraint("registration_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("registrations.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("workshop_questions.id", ondelete="CASCADE"))
+    answer: Mapped[str] = mapped_column(Text)

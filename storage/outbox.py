@@ -46,6 +46,7 @@ class NewNotification:
     not_before: datetime | None = None
     target_message_id: int | None = None
     held: bool = False  # queued, but sent only once released (see SqlOutbox.release)
+    not_after: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ class SqlOutbox:
             "kind": item.kind, "body": item.body, "buttons": item.buttons,
             "copy_from_chat_id": item.copy_from_chat_id, "copy_message_id": item.copy_message_id,
             "priority": item.priority, "dedupe_key": item.dedupe_key, "on_sent": item.on_sent,
-            "not_before": item.not_before or item.created_at,
+            "not_before": item.not_before or item.created_at, "not_after": item.not_after,
             "status": "held" if item.held else "pending",
             "target_message_id": item.target_message_id,
             "attempts": 0, "created_at": item.created_at,
@@ -174,6 +175,13 @@ class OutboxStore:
         """
         row = m.OutboxMessage
         async with self.sessions() as session:
+            # Rows past their ``not_after`` (a reminder of a workshop that has
+            # started, after downtime) are dropped, never sent late.
+            await session.execute(
+                update(row).where(row.status == "pending", row.not_after.is_not(None),
+                                  row.not_after <= now)
+                .values(status="cancelled", last_error="expired before it could be sent")
+                .execution_options(synchronize_session=False))
             due = (select(row.id)
                    .where(*_claimable(), row.not_before <= now)
                    .order_by(row.priority, row.not_before, row.id)

@@ -9,6 +9,7 @@ added without being classified, so a new journey cannot forget its data.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,8 @@ NOT_PERSONAL: dict[str, str] = {
     "services": "content written by staff",
     "processed_updates": "update ids only, pruned after 48 hours",
     "chat_migrations": "ids of groups, not of people",
+    "workshops": "content written by staff",
+    "workshop_questions": "content written by staff",
 }
 
 # Tables with personal data, in the order they are exported.
@@ -32,7 +35,7 @@ PERSONAL: tuple[str, ...] = (
     "citizens", "consents", "notification_preferences", "roles", "opinions",
     "proposals", "proposal_ratings", "conversation_states", "outbox", "tickets",
     "ticket_messages", "moderation_blocks", "audit_log", "hidden_content",
-    "broadcasts",
+    "broadcasts", "registrations", "registration_answers", "sensitive_answers",
 )
 
 # Telegram lets a bot delete its messages in a group for 48 hours only.
@@ -57,6 +60,7 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
     """Each personal table's rows for this person, as a WHERE clause."""
     by_citizen = citizen_id if citizen_id is not None else -1
     their_tickets = select(m.Ticket.id).where(m.Ticket.citizen_id == by_citizen)
+    registrations = select(m.Registration.id).where(m.Registration.citizen_id == by_citizen)
     return {
         "citizens": m.Citizen.telegram_id == telegram_id,
         "consents": m.Consent.citizen_id == by_citizen,
@@ -84,6 +88,9 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
                 select(m.Opinion.id).where(m.Opinion.citizen_id == by_citizen)))),
         # Broadcasts a staff member wrote: their authorship is about them.
         "broadcasts": m.Broadcast.created_by == by_citizen,
+        "registrations": m.Registration.citizen_id == by_citizen,
+        "registration_answers": m.RegistrationAnswer.registration_id.in_(registrations),
+        "sensitive_answers": m.SensitiveAnswer.registration_id.in_(registrations),
     }
 
 
@@ -173,6 +180,8 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
         m.HiddenContent.hidden_by == telegram_id).values(hidden_by=None))
     await session.execute(update(m.ModerationBlock).where(
         m.ModerationBlock.blocked_by == telegram_id).values(blocked_by=None))
+    await _erase_registrations(session, where, keep_comments, done)
+
     if citizen_id is not None:
         # Roles they granted to others stay; only the link to them goes.
         await session.execute(update(m.Role).where(m.Role.granted_by == citizen_id)
@@ -248,6 +257,40 @@ async def _erase_tickets(session: AsyncSession, citizen_id: int | None, telegram
     result = await session.execute(update(m.Ticket).where(m.Ticket.id.in_(ids)).values(
         citizen_id=None))
     done.add("tickets", result.rowcount or 0)
+
+
+async def _erase_registrations(session: AsyncSession, where: dict[str, Any],
+                               keep_comments: bool, done: Erasure) -> None:
+    """Workshop sign-ups: answers deleted; seats they held freed (the waiting
+    list is offered them by the workshop job); attendance and feedback stay in
+    the totals, unlinked (the comment only if they keep their comments)."""
+    registration = m.Registration
+    for name in ("sensitive_answers", "registration_answers"):
+        result = await session.execute(delete(_table(name)).where(where[name]))
+        done.add(name, result.rowcount or 0)
+    held = (await session.execute(
+        select(registration.workshop_id).where(
+            where["registrations"], registration.status.in_(("confirmed", "offered"))))
+    ).scalars().all()
+    for workshop_id in held:
+        await session.execute(
+            update(m.Workshop).where(m.Workshop.id == workshop_id, m.Workshop.taken > 0)
+            .values(taken=m.Workshop.taken - 1))
+    attended: dict[str, Any] = {"citizen_id": None, "checkin_token": secrets.token_urlsafe(24),
+                                "coming_confirmed_at": None}
+    if not keep_comments:
+        attended["feedback_comment"] = None
+    kept = (await session.execute(
+        select(registration.id).where(where["registrations"],
+                                      registration.status == "attended"))).scalars().all()
+    for registration_id in kept:
+        # A fresh token each: the column is unique.
+        attended["checkin_token"] = secrets.token_urlsafe(24)
+        await session.execute(update(registration).where(registration.id == registration_id)
+                              .values(**attended))
+    result = await session.execute(delete(registration).where(
+        where["registrations"], registration.status != "attended"))
+    done.add("registrations", (result.rowcount or 0) + len(kept))
 
 
 async def inactive_since(session: AsyncSession, before: datetime) -> list[int]:

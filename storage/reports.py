@@ -184,4 +184,84 @@ async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: d
     return [summary, per_service,
             Section("Comments", ["service_slug", "rating", "created_at", "comment"],
                     [tuple(row) for row in comments]),
-            await proposals_section(session, lab.id, language)]
+            await proposals_section(session, lab.id, language),
+            *await workshop_sections(session, lab.id, language)]
+
+
+async def workshop_sections(session: AsyncSession, lab_id: int, language: str
+                            ) -> list[Section]:
+    """Sign-ups, attendance and feedback per workshop, and the feedback comments
+    (anonymous). Cancelled seats are not counted; erased attendees still are."""
+    workshops = (await session.execute(
+        select(m.Workshop).where(m.Workshop.lab_id == lab_id)
+        .order_by(m.Workshop.starts_at, m.Workshop.id))).scalars().all()
+    if not workshops:
+        return []
+    counts = (await session.execute(
+        select(m.Registration.workshop_id, m.Registration.status, func.count(),
+               func.avg(m.Registration.feedback_score), func.count(m.Registration.feedback_score))
+        .join(m.Workshop, m.Workshop.id == m.Registration.workshop_id)
+        .where(m.Workshop.lab_id == lab_id)
+        .group_by(m.Registration.workshop_id, m.Registration.status))).all()
+    by_workshop: dict[int, dict[str, int]] = {w.id: {} for w in workshops}
+    feedback: dict[int, tuple[float | None, int]] = {}
+    for workshop_id, status, count, average, answered in counts:
+        by_workshop[workshop_id][status] = count
+        if status == "attended":
+            feedback[workshop_id] = (round(float(average), 2) if average is not None
+                                     else None, answered)
+    rows = []
+    for w in workshops:
+        seen = by_workshop[w.id]
+        signed_up = seen.get("confirmed", 0) + seen.get("attended", 0)
+        average, answered = feedback.get(w.id, (None, 0))
+        rows.append((w.slug, pick(w.title, language), w.starts_at, w.status, w.capacity,
+                     signed_up, seen.get("waitlisted", 0) + seen.get("offered", 0),
+                     seen.get("attended", 0), answered, average))
+    comments = (await session.execute(
+        select(m.Workshop.slug, m.Registration.feedback_score, m.Registration.feedback_comment)
+        .join(m.Workshop, m.Workshop.id == m.Registration.workshop_id)
+        .where(m.Workshop.lab_id == lab_id, m.Registration.feedback_comment.is_not(None))
+        .order_by(m.Workshop.starts_at, m.Registration.id))).all()
+    return [
+        Section("Workshops", ["workshop_slug", "workshop", "starts_at", "status", "capacity",
+                              "signed_up", "waiting", "attended", "feedback_answers",
+                              "feedback_average"], rows),
+        Section("Workshop feedback", ["workshop_slug", "score", "comment"],
+                [tuple(row) for row in comments]),
+    ]
+
+
+ATTENDEE_COLUMNS = ["name", "username", "status", "signed_up_at", "attended_at",
+                    "feedback_score", "feedback_comment"]
+
+
+async def attendees_table(session: AsyncSession, workshop_id: int, language: str = "es", *,
+                          include_sensitive: bool = False) -> tuple[list[str], list[tuple]]:
+    """Who signed up for a workshop, for the staff at the door: names (the one
+    table with names, for the organisers only), status, answers. Sensitive
+    answers only when asked for (``include_sensitive``)."""
+    questions = (await session.execute(
+        select(m.WorkshopQuestion).where(m.WorkshopQuestion.workshop_id == workshop_id)
+        .order_by(m.WorkshopQuestion.position))).scalars().all()
+    shown = [q for q in questions if include_sensitive or not q.sensitive]
+    registrations = (await session.execute(
+        select(m.Registration, m.Citizen.first_name, m.Citizen.username)
+        .outerjoin(m.Citizen, m.Citizen.id == m.Registration.citizen_id)
+        .where(m.Registration.workshop_id == workshop_id,
+               m.Registration.status != "cancelled")
+        .order_by(m.Registration.status, m.Citizen.first_name, m.Registration.id))).all()
+    ids = [r.id for r, _, _ in registrations]
+    answers: dict[tuple[int, int], str] = {}
+    models = [m.RegistrationAnswer] + ([m.SensitiveAnswer] if include_sensitive else [])
+    for model in models:
+        for registration_id, question_id, answer in await session.execute(
+                select(model.registration_id, model.question_id, model.answer)
+                .where(model.registration_id.in_(ids))):
+            answers[(registration_id, question_id)] = answer
+    columns = list(ATTENDEE_COLUMNS) + [
+        pick(q.prompt, language) + (" (sensitive)" if q.sensitive else "") for q in shown]
+    rows = [(name, username, r.status, r.created_at, r.attended_at, r.feedback_score,
+             r.feedback_comment, *(answers.get((r.id, q.id)) for q in shown))
+            for r, name, username in registrations]
+    return columns, rows

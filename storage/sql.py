@@ -24,6 +24,7 @@ from storage.records import (
     StateRecord,
 )
 from storage.upsert import insert_for
+from storage.workshops import SqlWorkshops
 
 
 class SqlUpdates:
@@ -287,6 +288,7 @@ class SqlUnitOfWork:
         self.moderation = SqlModeration(self.session)
         self.chats = SqlChats(self.session)
         self.broadcasts = SqlBroadcasts(self.session)
+        self.workshops = SqlWorkshops(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

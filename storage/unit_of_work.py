@@ -28,6 +28,7 @@ from storage.records import (
     StateRecord,
     StatusChange,
 )
+from storage.workshops import SqlWorkshops
 
 
 class UpdatesRepo(Protocol):
@@ -150,6 +151,7 @@ class UnitOfWork(Protocol):
     moderation: SqlModeration
     chats: SqlChats
     broadcasts: BroadcastsRepo  # SQL only
+    workshops: SqlWorkshops
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

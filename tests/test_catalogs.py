@@ -24,12 +24,14 @@ NAMES = {"OK", "Participa", "Cl@ve"}
 # Reviewed by a translator: the same word as in Spanish, and the right one.
 SAME_AS_SPANISH = {
     "ca": {"Main menu", "Photo", "Previous", "Published", "administrator", "moderator",
+           # workshops
+           "No", "Question {number} of {total}",
            # broadcasts
            "paused"},
     "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Reply", "Send",
            "Team", "Accepted", "Opinion {ref} on {service}: {stars} ({date})", "Published",
            "Reason: {answer}", "Status: {status}", "Title: {title}", "{name}: off",
-           "{name}: on", "administrator", "moderator",
+           "{name}: on", "administrator", "moderator", "Question {number} of {total}",
            # broadcasts
            "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "Refresh", "Updated.", "cancelled",
            "draft", "paused", "sending"},

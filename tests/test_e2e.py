@@ -297,8 +297,9 @@ async def test_a_citizen_who_blocked_the_bot_is_marked(bot, fake, ana, rows):  #
 async def test_start_up_publishes_commands_and_descriptions(bot, fake):  # type: ignore[no-untyped-def]
     scopes = {key[2]: [c["command"] for c in commands] for key, commands in fake.commands.items()}
     assert set(scopes) == {"", "es", "ca", "en", "eu", "gl", "pt"}
-    assert all(names == ["start", "menu", "help", "language", "notifications", "privacy",
-                         "mydata", "deleteme", "cancel"] for names in scopes.values())
+    assert all(names == ["start", "menu", "help", "language", "myworkshops", "notifications",
+                         "privacy", "mydata", "deleteme", "cancel"]
+               for names in scopes.values())
     english = {c["command"]: c["description"] for c in fake.commands[("default", None, "en")]}
     spanish = {c["command"]: c["description"] for c in fake.commands[("default", None, "es")]}
     assert english["start"] == "Start or start again"
@@ -500,3 +501,65 @@ async def test_stopping_finishes_the_update_in_hand(bot, fake, ana, rows):  # ty
     else:
         assert sent.update_id in fake.confirmed_update_ids
     fake.assert_all_callbacks_answered()
+
+
+# -- workshops -------------------------------------------------------------------
+
+
+async def test_a_citizen_signs_up_for_a_workshop_and_gets_the_calendar_and_qr(  # type: ignore[no-untyped-def]
+        bot, fake, ana, rows):
+    await ana.consent()
+    await ana.press("Workshops")
+    listing = ana.screen
+    # The demo's nearly full workshop: 10 of its 12 seats are given.
+    assert "2 of 12 seats left" in listing.plain_text
+    assert "Online: https://meet.example.org/participa-sede-electronica" in listing.plain_text
+    await ana.press("Workshop: let's redesign appointment…")
+    await ana.press("Sign up")
+    assert "Workshop registration" in ana.screen.plain_text
+    await ana.press("I agree")
+    assert "How do you usually book an appointment?" in ana.screen.plain_text
+    await ana.press("Online")
+    assert "This answer is kept apart" in ana.screen.plain_text
+    await ana.press("Skip")
+    assert "You're in!" in ana.screen.plain_text
+    [document] = [m for m in ana.messages() if m.kind == "document"]
+    [photo] = [m for m in ana.messages() if m.kind == "photo"]
+    assert document.document_name == "taller-cita-previa.ics"
+    assert document.document_bytes is not None
+    calendar = document.document_bytes.decode()
+    assert "BEGIN:VEVENT" in calendar and "DTSTART:" in calendar and "Z\r\n" in calendar
+    assert photo.photo_bytes is not None and photo.photo_bytes.startswith(b"\x89PNG")
+    assert "check-in code" in (photo.plain_caption or "")
+    assert fake.count("getMe") >= 1  # the bot's @username, for the link in the QR code
+    [registration] = await rows.all(m.Registration)
+    assert registration["status"] == "confirmed"
+    [answer] = await rows.all(m.RegistrationAnswer)
+    assert answer["answer"] == "Por internet"
+    assert await rows.count(m.SensitiveAnswer) == 0
+
+
+@pytest.mark.parametrize("mode", ["polling"])
+async def test_staff_scan_a_check_in_code_and_a_citizen_cannot(  # type: ignore[no-untyped-def]
+        fake, database, mode, framework, ana, rows):
+    settings = bot_settings(fake.base_url, database, mode, framework=framework)
+    staff = Citizen(fake, fake.user(id=5009, first_name="Sara", language_code="en"))
+    running = RunningBot(settings.model_copy(update={"admin_ids": [staff.id]}), fake, mode)
+    await running.start()
+    try:
+        await ana.consent()
+        await ana.press("Workshops")
+        await ana.press("Online workshop")
+        await ana.press("Sign up")
+        await ana.press("I agree")
+        [registration] = await rows.all(m.Registration)
+        code = f"checkin-{registration['checkin_token']}"
+        await ana.command("/start", code)
+        assert "This code is for the staff" in ana.messages()[-1].plain_text
+        await staff.consent()
+        await staff.command("/start", code)
+        assert "Ana @ana is checked in at Online workshop" in staff.messages()[-1].plain_text
+        [registration] = await rows.all(m.Registration)
+        assert registration["status"] == "attended"
+    finally:
+        await running.stop()

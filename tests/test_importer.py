@@ -77,7 +77,8 @@ async def test_demo_loads_one_lab_with_eight_services(sessions) -> None:  # type
     report = await import_demo(sessions, NOW)
 
     assert (report.labs_created, report.services_created) == (1, 8)
-    assert await counts(sessions) == (1, 8, 3)
+    assert report.workshops_created == 2
+    assert await counts(sessions) == (1, 8, 4)
     async with SqlUnitOfWork(sessions) as uow:
         lab = await uow.catalog.lab_by_slug("tu-atencion")
     assert lab is not None
@@ -182,8 +183,8 @@ async def test_invalid_proposals_are_rejected_and_nothing_is_written(  # type: i
 
 def test_demo_texts_are_translated_into_every_language() -> None:
     lab = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))["labs"][0]
-    items = [lab, *lab["services"]]
-    assert len(items) == 9
+    items = [lab, *lab["services"], *lab["workshops"]]
+    assert len(items) == 11
     for item in items:
         for name, limit in (("title", TITLE_MAX), ("description", DESCRIPTION_MAX)):
             texts = item[name]
@@ -226,7 +227,48 @@ async def test_importing_twice_changes_nothing(sessions) -> None:  # type: ignor
     assert again.services_not_in_file == []
     assert (again.proposals_created, again.proposals_updated, again.proposals_unchanged) == \
         (0, 0, 9)
+    assert (again.workshops_created, again.workshops_unchanged) == (0, 2)
     assert await counts(sessions) == before
+
+
+async def test_demo_workshops_are_upcoming_one_nearly_full_in_every_language(sessions) -> None:  # type: ignore[no-untyped-def]
+    await import_demo(sessions, NOW)
+    async with SqlUnitOfWork(sessions) as uow:
+        upcoming = await uow.workshops.upcoming(NOW)
+        questions = await uow.workshops.questions(upcoming[0].id)
+    assert [w.slug for w in upcoming] == ["taller-cita-previa", "taller-sede-electronica"]
+    nearly_full, online = upcoming
+    assert (nearly_full.capacity, nearly_full.seats_left) == (12, 2)
+    assert nearly_full.starts_at == datetime(2026, 12, 1, 18, 0, tzinfo=MADRID)
+    assert nearly_full.map_url and "openstreetmap.org" in nearly_full.map_url
+    assert online.online_url and online.place is None and online.seats_left == 40
+    for workshop in upcoming:
+        assert set(workshop.title) == set(workshop.description) == DEMO_LANGUAGES
+    assert [(q.kind, q.sensitive) for q in questions] == [("choice", False), ("text", True)]
+    for question in questions:
+        assert set(question.prompt) == DEMO_LANGUAGES
+        for option in question.options:
+            assert set(option) == DEMO_LANGUAGES
+
+
+async def test_workshop_mistakes_are_named(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    bad = SMALL + """    workshops:
+      - slug: w
+        title: {es: "Taller"}
+        starts: 2027-01-10T18:00
+        duration_minutes: 120
+        capacity: 10
+"""
+    with pytest.raises(ImportProblem, match=r"workshop 'w'.*give either a place or an online_url"):
+        await import_file(sessions, write(tmp_path, bad), NOW)
+    with pytest.raises(ImportProblem, match="capacity: expected a whole number from 1"):
+        await import_file(sessions, write(tmp_path, bad.replace(
+            "capacity: 10", "capacity: 0\n        place: Aquí")), NOW)
+    with pytest.raises(ImportProblem, match="starts: expected a date and time"):
+        await import_file(sessions, write(tmp_path, bad.replace(
+            "2027-01-10T18:00", "2027-01-10").replace("capacity: 10",
+                                                      "capacity: 10\n        place: Aquí")),
+            NOW)
 
 
 async def test_edited_file_updates_titles_phases_and_order(sessions, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -291,12 +333,18 @@ async def test_removed_phase_is_removed(sessions, tmp_path) -> None:  # type: ig
 async def test_the_documented_example_imports(sessions) -> None:  # type: ignore[no-untyped-def]
     report = await import_file(sessions, EXAMPLE, NOW)
 
-    assert (report.labs_created, report.services_created, report.proposals_created) == (1, 3, 1)
+    assert (report.labs_created, report.services_created, report.proposals_created,
+            report.workshops_created) == (1, 3, 1, 2)
     csv_report = await import_file(sessions, EXAMPLE.with_name("import-proposals-example.csv"),
                                    NOW)
     assert csv_report.proposals_created == 1
     async with sessions() as session:
         phases = {p.phase: p for p in (await session.execute(select(m.LabPhase))).scalars()}
+        workshops = {w.slug: w for w in (await session.execute(select(m.Workshop))).scalars()}
+    assert workshops["taller-ayudas-vivienda"].starts_at == datetime(2026, 6, 10, 16, 0,
+                                                                     tzinfo=UTC)
+    assert workshops["taller-vivienda-online"].starts_at == datetime(2026, 12, 8, 10, 0,
+                                                                     tzinfo=UTC)
     # A date alone closes at the end of that day, Madrid time (CEST in April).
     assert phases["opinions"].closes_at == datetime(2026, 4, 30, 22, 0, tzinfo=UTC)
     # An explicit offset is taken as written.

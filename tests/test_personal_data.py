@@ -14,8 +14,10 @@ from storage import models as m
 from storage.outbox import NewNotification
 from storage.personal_data import NOT_PERSONAL, PERSONAL, purge_inactive
 from storage.sql import SqlUnitOfWork
+from storage.workshops import NewQuestion
 from tests.harness import NOW, Person, SqlBackend, make_engine
 from tests.proposals_fixtures import add_proposals, rows
+from tests.workshop_fixtures import add_workshop
 
 PERSON_COLUMNS = {"telegram_id", "user_id", "citizen_id", "chat_id"}
 USERNAME, COMMENT = "ana_rights", "My neighbour Juan Pérez waited 3 hours"
@@ -50,6 +52,18 @@ GROUP, BOSS = -100500, 990
 def engine(backend, **settings):  # type: ignore[no-untyped-def]
     return make_engine(backend, moderators_chat_id=GROUP, admin_ids=frozenset({BOSS}),
                        **settings)
+
+
+async def sign_up_with_answers(backend, citizen_id: int) -> None:  # type: ignore[no-untyped-def]
+    """A workshop seat with an ordinary and a sensitive answer."""
+    workshop_id = await add_workshop(backend.sessions, NOW, questions=(
+        NewQuestion("text", {"en": "Your organisation?"}),
+        NewQuestion("text", {"en": "Accessibility needs?"}, sensitive=True)))
+    async with SqlUnitOfWork(backend.sessions) as uow:
+        first, second = await uow.workshops.questions(workshop_id)
+        await uow.workshops.sign_up(workshop_id, citizen_id, NOW, answers=[
+            (first, "Neighbours' association"), (second, "Wheelchair access")])
+        await uow.commit()
 
 
 async def person_with_everything(backend) -> Person:  # type: ignore[no-untyped-def]
@@ -104,6 +118,7 @@ async def person_with_everything(backend) -> Person:  # type: ignore[no-untyped-
         await uow.outbox.enqueue(NewNotification(chat_id=ana.id, created_at=NOW,
                                                  body="Your proposal was accepted"))
         await uow.commit()
+    await sign_up_with_answers(backend, citizen.id)
     other = Person(engine(backend), id=880_002, username="someone_else",
                    first_name="Bruno")
     await other.consent()

@@ -14,8 +14,11 @@ from conversations.flows import (
     rights,
     staff,
     tickets,
+    workshop_new,
+    workshop_staff,
+    workshops,
 )
 
 __all__ = ["broadcast", "menu", "moderation", "onboarding", "opinion", "participation",
            "preferences", "proposal_news", "proposal_submission", "proposals", "rights", "staff",
-           "tickets"]
+           "tickets", "workshop_new", "workshop_staff", "workshops"]

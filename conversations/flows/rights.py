@@ -23,7 +23,9 @@ import json
 
 from conversations.callback import CallbackData
 from conversations.flow import Ctx, Flow, Go, Screen, State, global_button, stay
+from conversations.flows import workshops as workshop_journey
 from conversations.flows.onboarding import PRIVACY_PURPOSE, privacy_notice
+from conversations.flows.workshops import PURPOSE as WORKSHOP_PURPOSE
 from conversations.i18n import N_
 from conversations.text import escape
 from conversations.vocabulary import Document, Edit, Send
@@ -31,7 +33,8 @@ from conversations.vocabulary import Document, Edit, Send
 privacy = Flow("privacy", entry="", needs_consent=False)
 forget = Flow("forget", entry="confirm", needs_consent=False)
 
-PURPOSES = {PRIVACY_PURPOSE: N_("Taking part (privacy notice)")}
+PURPOSES = {PRIVACY_PURPOSE: N_("Taking part (privacy notice)"),
+            WORKSHOP_PURPOSE: N_("Workshop registration")}
 
 # What each table means to a citizen, for the summaries.
 TABLE_LABELS = {
@@ -51,6 +54,9 @@ TABLE_LABELS = {
     "audit_log": N_("Moderation and role records"),
     "hidden_content": N_("Hidden comments"),
     "broadcasts": N_("Broadcasts you wrote"),
+    "registrations": N_("Workshop sign-ups"),
+    "registration_answers": N_("Answers to workshop questions"),
+    "sensitive_answers": N_("Sensitive answers to workshop questions"),
 }
 
 
@@ -96,6 +102,12 @@ async def withdraw(data: CallbackData, ctx: Ctx) -> Go:
         return Go(answer=ctx._(N_("This button has expired.")), show=False)
     assert ctx.citizen is not None
     await ctx.uow.citizens.withdraw_consent(ctx.citizen.id, purpose, ctx.now)
+    if purpose == WORKSHOP_PURPOSE:
+        # Only what the workshops send them stops (cancelled with each place).
+        offers = await workshop_journey.withdraw_consent(ctx)
+        done = ctx._(N_("Your consent for workshops is withdrawn and your places in upcoming "
+                        "workshops are cancelled. You can sign up again at any time."))
+        return Go(replies=(Edit(done), *offers), show=False)
     await ctx.uow.outbox.cancel_to(ctx.citizen.telegram_id, "consent withdrawn")
     done = ctx._(N_("Your consent is withdrawn. We won't send you anything. You can accept "
                     "the notice again at any time with /start."))
