@@ -32,10 +32,12 @@ import contextlib
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,13 +159,15 @@ class BotProcess:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
-    def stop(self) -> str:
+    async def stop(self) -> str:
+        """SIGTERM, as systemd stops it. Waited for in a thread: the fake in this
+        event loop must go on answering while the bot finishes and confirms."""
         self.process.terminate()
         try:
-            _, err = self.process.communicate(timeout=20)
+            _, err = await asyncio.to_thread(self.process.communicate, timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            _, err = self.process.communicate()
+            _, err = await asyncio.to_thread(self.process.communicate)
         return err.decode(errors="replace")
 
 
@@ -176,13 +180,27 @@ def start_participa(framework: str, base: str, database_url: str, workdir: Path,
            # the stack costs, not Telegram's ~30 messages/s that SEND_RATE keeps.
            "THROTTLE_PER_MINUTE": "0", "SEND_RATE": "0", "LOG_LEVEL": "WARNING",
            "PYTHONPATH": str(ROOT)}
-    runner = [sys.executable]
+    runner = [sys.executable, "-m", "bot.cli", "run"]
     if profile_to is not None:
-        runner += ["-m", "cProfile", "-o", str(profile_to)]
-    runner += ["-m", "bot.cli", "run"]
+        # SIGUSR1 starts the profiler and SIGUSR2 stops it and writes the figures,
+        # so only the measured phase is profiled (not imports nor the warm-up).
+        runner = [sys.executable, "-c", PROFILED_RUN.format(path=str(profile_to))]
     # Its own folder: a .env in the checkout must not change what is measured.
     return BotProcess(f"participa-{framework}", subprocess.Popen(
         runner, cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL))
+
+
+PROFILED_RUN = """
+import cProfile, signal, sys
+from bot.cli import main
+profiler = cProfile.Profile()
+signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+def stop(*_):
+    profiler.disable()
+    profiler.dump_stats({path!r})
+signal.signal(signal.SIGUSR2, stop)
+sys.exit(main(["run"]))
+"""
 
 
 def start_echo(framework: str, base: str, workdir: Path) -> BotProcess:
@@ -200,7 +218,7 @@ async def wait_until_polling(fake: BenchFake, bot: BotProcess) -> None:
     deadline = time.monotonic() + 60
     while fake.count("getUpdates") == 0:
         if bot.process.poll() is not None:
-            raise SystemExit(f"{bot.name} stopped at start:\n{bot.stop()[-2000:]}")
+            raise SystemExit(f"{bot.name} stopped at start:\n{(await bot.stop())[-2000:]}")
         if time.monotonic() > deadline:
             raise SystemExit(f"{bot.name} did not start polling within 60 s")
         await asyncio.sleep(0.05)
@@ -280,10 +298,14 @@ async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
     warm_up = 5
     await all_at_once(fake, new_citizens(fake, warm_up, steps))
 
+    if args.profile:
+        bot.process.send_signal(signal.SIGUSR1)
     cpu, began = bot.cpu_seconds(), time.perf_counter()
     updates = await all_at_once(fake, new_citizens(fake, args.citizens, steps))
     elapsed = time.perf_counter() - began
     cpu = bot.cpu_seconds() - cpu
+    if args.profile:
+        bot.process.send_signal(signal.SIGUSR2)
 
     # Enough citizens for whole journeys: the latency covers every kind of step.
     paced = new_citizens(fake, max(1, round(args.load_updates / len(steps))), steps)
@@ -303,8 +325,8 @@ async def running(start: Callable[[str], BotProcess]) -> AsyncIterator[tuple[Ben
         try:
             yield fake, bot
         finally:
-            errors = bot.stop()
-            if bot.process.returncode not in (0, -15) and errors:
+            errors = await bot.stop()
+            if bot.process.returncode != 0:
                 print(f"  ({bot.name} exited {bot.process.returncode}: {errors[-500:]})")
 
 
@@ -353,12 +375,31 @@ def print_table(results: list[Result]) -> None:
     print(f"\n(the load generator's worst lag behind the 100/s schedule: {worst:.0f} ms)")
 
 
-def print_profile(path: Path) -> None:
+def print_profile(path: Path, updates: int) -> None:
+    """Own time by package (where the CPU goes), then the busiest functions."""
     import pstats
 
     stats = pstats.Stats(str(path))
-    stats.sort_stats("cumulative").print_stats(30)
-    stats.sort_stats("tottime").print_stats(25)
+    by_package: Counter[str] = Counter()
+    for (file, _, function), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        by_package[_package(file, function)] += own
+    total = sum(by_package.values())
+    print(f"\nOwn CPU time by package ({total / updates * 1000:.2f} ms per update "
+          "under the profiler):")
+    for package, seconds in by_package.most_common(15):
+        print(f"  {package:28} {seconds / updates * 1000:6.3f} ms/update  "
+              f"{seconds / total:6.1%}")
+    stats.sort_stats("tottime").print_stats(20)
+
+
+def _package(file: str, function: str) -> str:
+    if "site-packages/" in file:
+        return file.split("site-packages/")[1].split("/")[0].removesuffix(".py")
+    if file.startswith(str(ROOT)):
+        return "participa/" + file[len(str(ROOT)) + 1:].split("/")[0]
+    if file == "~":  # C functions: name the method (socket send, epoll, queue...)
+        return "builtin " + function.split(" of ")[0].strip("{}<>").replace("method ", "")
+    return "stdlib " + Path(file).stem
 
 
 async def main() -> None:
@@ -371,7 +412,8 @@ async def main() -> None:
     parser.add_argument("--database-url", default=services.postgres_server_url(),
                         help="a PostgreSQL server (default: TEST_DATABASE_URL)")
     parser.add_argument("--profile", action="store_true",
-                        help="profile Participa on SQLite (aiogram) instead")
+                        help="instead: profile Participa (the first of --frameworks, on "
+                             "PostgreSQL when a server is given, else SQLite)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="participa-throughput-"))
     try:
@@ -399,12 +441,14 @@ async def main() -> None:
 
 async def profile(args: argparse.Namespace, folder: Path) -> None:
     output = folder / "participa.prof"
-    async with database("sqlite", None, folder) as url:
-        async with running(lambda base: start_participa("aiogram", base, url, folder,
+    kind = "postgresql" if args.database_url else "sqlite"
+    framework = args.frameworks.split(",")[0]
+    async with database(kind, args.database_url, folder) as url:
+        async with running(lambda base: start_participa(framework, base, url, folder,
                                                         output)) as (fake, bot):
-            result = await measure(fake, bot, JOURNEY, args, "sqlite", opinions_stored(url))
-            print(result)
-    print_profile(output)
+            result = await measure(fake, bot, JOURNEY, args, kind, opinions_stored(url))
+            print(f"{framework} on {kind}, under the profiler: {result}")
+    print_profile(output, args.citizens * len(JOURNEY))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import models as m
@@ -26,16 +27,39 @@ from storage.records import (
 from storage.upsert import insert_for
 from storage.workshops import SqlWorkshops
 
+# The statements every event runs, built once per dialect and executed on the
+# session's connection (Core, no ORM layer). Profiling bench/throughput.py
+# showed SQLAlchemy's own work (building each statement, its cache key, the
+# ORM execution path) as the largest share of the CPU per update, larger than
+# the database and the framework.
+_DIALECTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_SEEN = {name: insert(m.ProcessedUpdate.__table__)
+         .values(update_id=bindparam("update_id"), seen_at=bindparam("seen_at"))
+         .on_conflict_do_nothing(index_elements=["update_id"])
+         for name, insert in _DIALECTS.items()}
+_STATE_COLUMNS = ("flow", "state", "step", "data", "updated_at")
+_SAVE_STATE = {name: (lambda stmt: stmt.on_conflict_do_update(
+                   index_elements=["chat_id", "user_id"],
+                   set_={c: stmt.excluded[c] for c in _STATE_COLUMNS}))(
+               insert(m.ConversationState.__table__))
+               for name, insert in _DIALECTS.items()}
+_states = m.ConversationState.__table__
+_LOAD_STATE = select(_states.c.flow, _states.c.state, _states.c.step, _states.c.data).where(
+    _states.c.chat_id == bindparam("chat_id"), _states.c.user_id == bindparam("user_id"))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind else "sqlite"
+
 
 class SqlUpdates:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def mark_seen(self, update_id: int, now: datetime) -> bool:
-        stmt = insert_for(self.session, m.ProcessedUpdate).values(
-            update_id=update_id, seen_at=now
-        ).on_conflict_do_nothing(index_elements=["update_id"])
-        result = await self.session.execute(stmt)
+        connection = await self.session.connection()
+        result = await connection.execute(_SEEN[_dialect(self.session)],
+                                          {"update_id": update_id, "seen_at": now})
         return result.rowcount == 1
 
 
@@ -44,24 +68,20 @@ class SqlConversations:
         self.session = session
 
     async def load(self, chat_id: int, user_id: int) -> StateRecord:
-        row = (await self.session.execute(
-            select(m.ConversationState.flow, m.ConversationState.state,
-                   m.ConversationState.step, m.ConversationState.data)
-            .where(m.ConversationState.chat_id == chat_id,
-                   m.ConversationState.user_id == user_id)
-        )).first()
+        connection = await self.session.connection()
+        row = (await connection.execute(
+            _LOAD_STATE, {"chat_id": chat_id, "user_id": user_id})).first()
         if row is None:
             return StateRecord(chat_id=chat_id, user_id=user_id)
         return StateRecord(chat_id, user_id, row.flow, row.state, row.step,
                            dict(row.data or {}), is_new=False)
 
     async def save(self, state: StateRecord, now: datetime) -> None:
-        values = {"flow": state.flow, "state": state.state, "step": state.step,
-                  "data": state.data, "updated_at": now}
-        stmt = insert_for(self.session, m.ConversationState).values(
-            chat_id=state.chat_id, user_id=state.user_id, **values
-        ).on_conflict_do_update(index_elements=["chat_id", "user_id"], set_=values)
-        await self.session.execute(stmt)
+        connection = await self.session.connection()
+        await connection.execute(_SAVE_STATE[_dialect(self.session)], {
+            "chat_id": state.chat_id, "user_id": state.user_id, "flow": state.flow,
+            "state": state.state, "step": state.step, "data": state.data,
+            "updated_at": now})
 
 
 PRIVACY = "privacy"
@@ -78,15 +98,22 @@ def _has_privacy_consent():  # type: ignore[no-untyped-def]
         m.Consent.withdrawn_at.is_(None)).exists())
 
 
+_citizens = m.Citizen.__table__
+# Every event looks its person up: columns, not an ORM object (see _SEEN).
+_CITIZEN = select(_citizens.c.id, _citizens.c.telegram_id, _citizens.c.language,
+                  _citizens.c.last_seen, _citizens.c.username, _citizens.c.blocked_bot,
+                  _has_privacy_consent()).where(
+    _citizens.c.telegram_id == bindparam("telegram_id"))
+
+
 class SqlCitizens:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def by_telegram_id(self, telegram_id: int) -> CitizenRecord | None:
-        found = (await self.session.execute(
-            select(m.Citizen, _has_privacy_consent()).where(m.Citizen.telegram_id == telegram_id)
-        )).first()
-        return _citizen(found[0], bool(found[1])) if found else None
+        connection = await self.session.connection()
+        found = (await connection.execute(_CITIZEN, {"telegram_id": telegram_id})).first()
+        return CitizenRecord(*found[:-1], consented=bool(found[-1])) if found else None
 
     async def register(self, telegram_id: int, username: str | None, first_name: str | None,
                        language: str, now: datetime) -> CitizenRecord:
