@@ -1,7 +1,8 @@
 """The whole stack against a bare bot of the same framework, over HTTP.
 
     .venv/bin/python bench/throughput.py [--citizens 200] [--load-updates 1000]
-        [--frameworks aiogram,ptb] [--database-url postgresql://...] [--profile]
+        [--frameworks aiogram,ptb] [--modes polling,webhook]
+        [--database-url postgresql://...] [--profile]
 
 Each bot runs in a process of its own, long polling the fake Bot API of
 tests/fake_bot_api (no rate limits), which runs here with the simulated
@@ -9,8 +10,9 @@ citizens; so the bot's CPU time is its own. For each framework:
 
 - the bare echo bot (bench/echo_bot.py, no database): every citizen sends
   13 texts, each after the echo of the previous one arrived;
-- Participa (``participa run`` exactly as deployed, on SQLite and, with
-  ``--database-url`` or TEST_DATABASE_URL, on PostgreSQL): every citizen
+- Participa (``participa run`` exactly as deployed, by long polling and
+  behind its webhook server, on SQLite and, with ``--database-url`` or
+  TEST_DATABASE_URL, on PostgreSQL): every citizen
   goes through the journey a person makes, 13 updates: /start, language
   and privacy, then two opinions (service, rating, comment, send), pressing
   the buttons the bot actually sent.
@@ -172,10 +174,15 @@ class BotProcess:
 
 
 def start_participa(framework: str, base: str, database_url: str, workdir: Path,
-                    profile_to: Path | None) -> BotProcess:
+                    profile_to: Path | None, mode: str = "polling") -> BotProcess:
+    webhook: dict[str, str] = {"WEBHOOK_URL": ""}
+    if mode == "webhook":
+        port = _free_port()
+        webhook = {"WEBHOOK_URL": f"http://127.0.0.1:{port}/tg",
+                   "WEBHOOK_LISTEN": f"127.0.0.1:{port}", "WEBHOOK_SECRET": "bench-secret"}
     env = {**os.environ, "BOT_TOKEN": TOKEN, "BOT_FRAMEWORK": framework,
            "TELEGRAM_API_BASE": base, "DATABASE_URL": database_url, "REDIS_URL": "",
-           "WEBHOOK_URL": "", "OPS_LISTEN": f"127.0.0.1:{_free_port()}",
+           **webhook, "OPS_LISTEN": f"127.0.0.1:{_free_port()}",
            # The fake has no rate limits and neither may the bot: measured is what
            # the stack costs, not Telegram's ~30 messages/s that SEND_RATE keeps.
            "THROTTLE_PER_MINUTE": "0", "SEND_RATE": "0", "LOG_LEVEL": "WARNING",
@@ -186,7 +193,8 @@ def start_participa(framework: str, base: str, database_url: str, workdir: Path,
         # so only the measured phase is profiled (not imports nor the warm-up).
         runner = [sys.executable, "-c", PROFILED_RUN.format(path=str(profile_to))]
     # Its own folder: a .env in the checkout must not change what is measured.
-    return BotProcess(f"participa-{framework}", subprocess.Popen(
+    name = f"participa-{framework}" + ("-webhook" if mode == "webhook" else "")
+    return BotProcess(name, subprocess.Popen(
         runner, cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL))
 
 
@@ -214,9 +222,10 @@ def _free_port() -> int:
     return free_port()
 
 
-async def wait_until_polling(fake: BenchFake, bot: BotProcess) -> None:
+async def wait_until_ready(fake: BenchFake, bot: BotProcess) -> None:
+    """Polling: its first getUpdates; webhook: it told Telegram where to POST."""
     deadline = time.monotonic() + 60
-    while fake.count("getUpdates") == 0:
+    while fake.count("getUpdates") == 0 and fake.webhook_url is None:
         if bot.process.poll() is not None:
             raise SystemExit(f"{bot.name} stopped at start:\n{(await bot.stop())[-2000:]}")
         if time.monotonic() > deadline:
@@ -293,7 +302,7 @@ def percentile(values: list[float], share: float) -> float:
 async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
                   args: argparse.Namespace, database: str,
                   verify: Callable[[int], Awaitable[None]] | None = None) -> Result:
-    await wait_until_polling(fake, bot)
+    await wait_until_ready(fake, bot)
     # Warm-up: imports, connection pools, the first statements prepared.
     warm_up = 5
     await all_at_once(fake, new_citizens(fake, warm_up, steps))
@@ -409,6 +418,8 @@ async def main() -> None:
                         help="updates offered at --rate for the latency figures")
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--frameworks", default="aiogram,ptb")
+    parser.add_argument("--modes", default="polling,webhook",
+                        help="how Participa takes updates (the echo bots poll)")
     parser.add_argument("--database-url", default=services.postgres_server_url(),
                         help="a PostgreSQL server (default: TEST_DATABASE_URL)")
     parser.add_argument("--profile", action="store_true",
@@ -428,12 +439,14 @@ async def main() -> None:
                 results.append(await measure(fake, bot, ECHO, args, "-"))
                 print(f"  {results[-1]}", flush=True)
             for kind in kinds:
-                async with database(kind, args.database_url, folder) as url:
-                    async with running(lambda base, f=framework, u=url:
-                                       start_participa(f, base, u, folder, None)) as (fake, bot):
-                        results.append(await measure(fake, bot, JOURNEY, args, kind,
-                                                     opinions_stored(url)))
-                        print(f"  {results[-1]}", flush=True)
+                for mode in args.modes.split(","):
+                    async with database(kind, args.database_url, folder) as url:
+                        async with running(lambda base, f=framework, u=url, o=mode:
+                                           start_participa(f, base, u, folder, None, o)) as (
+                                fake, bot):
+                            results.append(await measure(fake, bot, JOURNEY, args, kind,
+                                                         opinions_stored(url)))
+                            print(f"  {results[-1]}", flush=True)
         print_table(results)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
