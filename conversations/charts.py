@@ -150,7 +150,7 @@ def tickets_chart(figures: TicketFigures, t: Translator, title: str) -> bytes:
     figure = _figure(title)
     counts, scores = figure.subplots(1, 2)
     values = [figures.opened, figures.closed]
-    bars = counts.bar([t.gettext(N_("Opened")), t.gettext(N_("Closed"))], values,
+    bars = counts.bar([t.gettext(N_("Tickets opened")), t.gettext(N_("Tickets closed"))], values,
                       color=[BAR_COLOUR, THIRD_COLOUR])
     _label_bars(counts, bars, values, t)
     counts.set_ylabel(t.gettext(N_("Tickets")))

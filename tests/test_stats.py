@@ -171,7 +171,7 @@ async def test_stats_choose_a_lab_and_a_period_then_charts_with_captions(  # typ
     assert "Offices: 1 opinion, average 1 " in opinions and "Web: no opinions" in opinions
     assert "4 proposals:" in proposals and "Not accepted: 1" in proposals
     assert "1. Longer-Hours (PR-" in proposals and "from 3 ratings" in proposals
-    assert "Kickoff (Nov 14, 2026): 3 signed up, 2 attended, 2 feedback answers, average " \
+    assert "Kickoff (Nov 14, 2026): signed up 3, attended 2, feedback answers 2, average " \
         "feedback 4" in workshops
     assert "Opened: 2. Closed: 2." in tickets and "average 3 from 2 answers" in tickets
     assert isinstance(fed["participants_chart"], Participants)
@@ -249,7 +249,7 @@ async def test_report_sends_the_spreadsheet_and_a_summary(staff) -> None:  # typ
     assert (tickets["opened"], tickets["closed"], tickets["satisfaction_answers"],
             tickets["satisfaction_average"]) == (4, 3, 2, 3)
     [text] = [r.text for r in outcome.replies if isinstance(r, Send)]
-    assert "Report of Our lab" in text and "4 participants, 5 opinions" in text
+    assert "Report of Our lab" in text and "Participants: 4 · Opinions: 5 (average 3)" in text
 
 
 async def test_report_of_an_unknown_lab_lists_the_labs(staff) -> None:  # type: ignore[no-untyped-def]

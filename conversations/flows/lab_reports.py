@@ -150,7 +150,7 @@ def participants_section(figures: LabStats, t: Translator) -> tuple[Reply, ...]:
     found = figures.participants
     if not found.total:
         return (Send(f"<b>{title}</b>\n" + t.gettext(N_("Nobody took part in this period."))),)
-    lines = [t.ngettext(N_("{count} person took part."), N_("{count} people took part."),
+    lines = [t.ngettext("{count} person took part.", "{count} people took part.",
                         found.total).format(count=t.number(found.total))]
     for label, count in ((N_("Gave an opinion: {count}"), found.opinions),
                          (N_("Wrote a proposal: {count}"), found.proposals),
@@ -173,8 +173,8 @@ def opinions_section(figures: LabStats, t: Translator) -> tuple[Reply, ...]:
             continue
         spread = " · ".join(f"{n + 1}★ {t.number(c)}" for n, c in enumerate(service.distribution))
         lines.append("• " + t.ngettext(
-            N_("{service}: {count} opinion, average {average} ({spread})"),
-            N_("{service}: {count} opinions, average {average} ({spread})"),
+            "{service}: {count} opinion, average {average} ({spread})",
+            "{service}: {count} opinions, average {average} ({spread})",
             service.count).format(service=escape(service.title),
                                   count=t.number(service.count),
                                   average=_score(t, service.average), spread=spread))
@@ -187,7 +187,7 @@ def proposals_section(figures: LabStats, t: Translator) -> tuple[Reply, ...]:
     found = figures.proposals
     if not found.total:
         return (Send(f"<b>{title}</b>\n" + t.gettext(N_("No proposals in this period."))),)
-    lines = [t.ngettext(N_("{count} proposal:"), N_("{count} proposals:"), found.total).format(
+    lines = [t.ngettext("{count} proposal:", "{count} proposals:", found.total).format(
         count=t.number(found.total))]
     lines += [f"• {t.gettext(charts.PROPOSAL_STATUS_LABELS[status])}: {t.number(count)}"
               for status, count in found.by_status.items() if count]
@@ -195,8 +195,8 @@ def proposals_section(figures: LabStats, t: Translator) -> tuple[Reply, ...]:
         lines.append(t.gettext(N_("Best rated:")))
         for place, best in enumerate(found.best, start=1):
             lines.append(f"{place}. " + t.ngettext(
-                N_("{title} ({reference}): average {average} from {count} rating"),
-                N_("{title} ({reference}): average {average} from {count} ratings"),
+                "{title} ({reference}): average {average} from {count} rating",
+                "{title} ({reference}): average {average} from {count} ratings",
                 best.ratings).format(title=escape(best.title), reference=best.reference,
                                      average=_score(t, best.average),
                                      count=t.number(best.ratings)))
@@ -212,8 +212,8 @@ def workshops_section(figures: LabStats, t: Translator) -> tuple[Reply, ...]:
         return (Send(f"<b>{title}</b>\n" + t.gettext(N_("No workshops in this period."))),)
     lines = []
     for w in figures.workshops:
-        line = t.gettext(N_("{workshop} ({date}): {signed_up} signed up, {attended} attended, "
-                            "{answers} feedback answers")).format(
+        line = t.gettext(N_("{workshop} ({date}): signed up {signed_up}, attended {attended}, "
+                            "feedback answers {answers}")).format(
             workshop=escape(w.title), date=t.date(w.starts_at, "medium"),
             signed_up=t.number(w.signed_up), attended=t.number(w.attended),
             answers=t.number(w.feedback_answers))
@@ -235,8 +235,8 @@ def tickets_section(figures: LabStats, t: Translator) -> tuple[Reply, ...]:
         opened=t.number(found.opened), closed=t.number(found.closed))]
     if found.satisfaction_answers:
         lines.append(t.ngettext(
-            N_("Satisfaction: average {average} from {count} answer."),
-            N_("Satisfaction: average {average} from {count} answers."),
+            "Satisfaction: average {average} from {count} answer.",
+            "Satisfaction: average {average} from {count} answers.",
             found.satisfaction_answers).format(
             average=_score(t, found.satisfaction_average),
             count=t.number(found.satisfaction_answers)))
@@ -281,10 +281,10 @@ async def report_command(event: Event, ctx: Ctx) -> Go:
     content = await asyncio.to_thread(write_sections, found, "xlsx", ctx.settings.timezone)
     summary = dict(found[0].rows)
     t = ctx.t
-    text = "📄 " + ctx._(N_("<b>Report of {lab}</b>\n{participants} participants, {opinions} "
-                           "opinions (average {average}), {proposals} proposals, "
-                           "{workshops} workshops, {tickets} tickets. The spreadsheet has one "
-                           "sheet per table.")).format(
+    text = "📄 " + ctx._(N_("<b>Report of {lab}</b>\nParticipants: {participants} · Opinions: "
+                           "{opinions} (average {average}) · Proposals: {proposals} · "
+                           "Workshops: {workshops} · Tickets (all laboratories): {tickets}\n"
+                           "The spreadsheet has one sheet per table.")).format(
         lab=_title(lab, ctx), participants=t.number(summary["participants"]),
         opinions=t.number(summary["opinions"]), average=_score(t, summary["average_rating"]),
         proposals=t.number(summary["proposals"]), workshops=t.number(summary["workshops"]),
