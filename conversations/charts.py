@@ -4,17 +4,16 @@ Bot-independent: each function takes the figures and a
 :class:`~conversations.i18n.Translator` (labels in the reader's language,
 numbers in their locale) and returns PNG bytes. Drawing uses matplotlib's
 object API on the Agg canvas, never pyplot: no global state, no display,
-safe to run in a worker thread (``asyncio.to_thread``).
+safe to run in a worker thread (``asyncio.to_thread``). matplotlib is
+imported on first use: importing the bot (or the command line) does not pay
+for it.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from typing import TYPE_CHECKING
 
 from conversations.i18n import N_, Translator
 from storage.stats import (
@@ -24,6 +23,9 @@ from storage.stats import (
     TicketFigures,
     WorkshopFigures,
 )
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 WIDTH_PX, HEIGHT_PX, DPI = 1000, 600, 100
 LABEL_MAX = 28
@@ -48,6 +50,8 @@ def _short(text: str) -> str:
 
 
 def _figure(title: str) -> Figure:
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI,
                     layout="constrained", facecolor="white")
     figure.suptitle(title, fontsize=15, fontweight="bold")
@@ -55,12 +59,16 @@ def _figure(title: str) -> Figure:
 
 
 def _png(figure: Figure) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     return buffer.getvalue()
 
 
 def _integer_axis(axis, t: Translator) -> None:  # type: ignore[no-untyped-def]
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     axis.set_major_locator(MaxNLocator(integer=True))
     axis.set_major_formatter(FuncFormatter(lambda value, _: t.number(int(value))))
 
