@@ -112,7 +112,7 @@ def opinions_chart(services: Sequence[ServiceOpinions], t: Translator, title: st
     axes.set_xlabel(t.gettext(N_("Opinions")))
     _integer_axis(axes.xaxis, t)
     axes.margins(x=0.25)
-    axes.legend(loc="lower right", ncols=5, fontsize=9)
+    figure.legend(loc="outside lower center", ncols=5)
     return _png(figure)
 
 
@@ -146,10 +146,13 @@ def workshops_chart(workshops: Sequence[WorkshopFigures], t: Translator, title: 
                         label=t.gettext(label), color=colour)
         _label_bars(axes, bars, values, t)
     axes.set_xticks(list(positions), [_short(w.title) for w in workshops])
+    if len(workshops) > 4:  # long names side by side would overlap
+        for label in axes.get_xticklabels():
+            label.set(rotation=30, horizontalalignment="right", rotation_mode="anchor")
     axes.set_ylabel(t.gettext(N_("People")))
     _integer_axis(axes.yaxis, t)
     axes.margins(y=0.15)
-    axes.legend()
+    figure.legend(loc="outside lower center", ncols=3)
     return _png(figure)
 
 
