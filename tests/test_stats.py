@@ -13,6 +13,7 @@ from PIL import Image
 from conversations import charts
 from conversations.i18n import translator
 from conversations.vocabulary import Document, Edit, Photo, Send
+from storage.sql import SqlUnitOfWork
 from storage.stats import (
     BestProposal,
     Participants,
@@ -261,3 +262,33 @@ async def test_report_of_an_unknown_lab_lists_the_labs(staff) -> None:  # type: 
     outcome = await boss.command("/report")
     assert "Please write the laboratory's code" in outcome.replies[0].text  # type: ignore[union-attr]
     assert not [r for r in outcome.replies if isinstance(r, Document)]
+
+
+async def test_charts_are_drawn_after_the_commit_and_a_failure_is_said(  # type: ignore[no-untyped-def]
+        staff, monkeypatch):
+    boss, _ = staff
+    happened: list[str] = []
+    real_commit = SqlUnitOfWork.commit
+
+    async def commit(self):  # type: ignore[no-untyped-def]
+        await real_commit(self)
+        happened.append("commit")
+    monkeypatch.setattr(SqlUnitOfWork, "commit", commit)
+
+    def broken(figures, t, title):  # type: ignore[no-untyped-def]
+        happened.append("draw")
+        raise RuntimeError("no fonts")
+    monkeypatch.setattr(charts, "participants_chart", broken)
+
+    await boss.command("/stats")
+    await boss.press("Our lab")
+    happened.clear()
+    spent = boss.button("This week")
+    outcome = await boss.press("This month")
+    assert happened == ["commit", "draw"]  # no transaction waits for the drawing
+    texts = [r.text for r in outcome.replies if isinstance(r, Send)]
+    assert texts == ["Sorry, I could not draw the charts. Please try again in a few minutes."]
+    assert not photos(outcome)
+    # The conversation moved on all the same: the period buttons are spent.
+    again = await boss.press_data(spent)
+    assert again.replies[0].text == "This button has expired."  # type: ignore[union-attr]

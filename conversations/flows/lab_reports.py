@@ -10,23 +10,25 @@ stateDiagram-v2
 
 Each chart is a photo whose caption says the same numbers in words, for
 people who use a screen reader. The numbers come from :mod:`storage.stats`,
-the pictures from :mod:`conversations.charts`, drawn in a worker thread so
-the event loop keeps serving others meanwhile. A section without data is
+the pictures from :mod:`conversations.charts`, drawn after the event's
+transaction commits, in a worker thread (a :class:`Deferred` reply): the
+event loop keeps serving others, and no transaction (on SQLite, the write
+lock) waits for the drawing. A section without data is
 said in text, not drawn as an empty chart.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from conversations import charts, roles
 from conversations.callback import CallbackData
 from conversations.flow import Ctx, Flow, Go, Gone, Screen, State, stay
 from conversations.i18n import N_, Translator, pick
 from conversations.text import escape
-from conversations.vocabulary import Document, Edit, Event, Photo, Reply, Send
+from conversations.vocabulary import Deferred, Document, Edit, Event, Photo, Reply, Send
 from storage.export import write_sections
 from storage.records import LabRecord
 from storage.stats import PRESETS, LabStats, period
@@ -113,8 +115,10 @@ class ChoosePeriod(State):
             raise Gone
         heading = "📊 " + ctx._(N_("<b>Statistics of {lab}</b>\n{period}")).format(
             lab=_title(lab, ctx), period=describe_period(data.id() or "", figures, ctx))
-        replies = await asyncio.to_thread(sections, figures, ctx.t)
-        return Go("menu.idle", show=False, replies=(Edit(heading), *replies))
+        # Drawn after the commit, in a worker thread (see Deferred).
+        charts_later = Deferred(partial(sections, figures, ctx.t), failed=ctx._(N_(
+            "Sorry, I could not draw the charts. Please try again in a few minutes.")))
+        return Go("menu.idle", show=False, replies=(Edit(heading), charts_later))
 
 
 def describe_period(preset: str, figures: LabStats, ctx: Ctx) -> str:
@@ -278,7 +282,6 @@ async def report_command(event: Event, ctx: Ctx) -> Go:
     found = await ctx.uow.stats.report(lab.slug, ctx.language, ctx.now)
     if found is None:
         raise Gone
-    content = await asyncio.to_thread(write_sections, found, "xlsx", ctx.settings.timezone)
     summary = dict(found[0].rows)
     t = ctx.t
     text = "📄 " + ctx._(N_("<b>Report of {lab}</b>\nParticipants: {participants} · Opinions: "
@@ -290,4 +293,10 @@ async def report_command(event: Event, ctx: Ctx) -> Go:
         proposals=t.number(summary["proposals"]), workshops=t.number(summary["workshops"]),
         tickets=t.number(summary["tickets"]))
     name = f"report-{lab.slug}-{ctx.now.astimezone(t.timezone):%Y%m%d}.xlsx"
-    return Go(show=False, replies=(Document(name, content), Send(text)))
+    timezone = ctx.settings.timezone
+
+    def spreadsheet() -> tuple[Reply, ...]:
+        return Document(name, write_sections(found, "xlsx", timezone)), Send(text)
+    # Written after the commit, in a worker thread: a big lab's file takes a while.
+    return Go(show=False, replies=(Deferred(spreadsheet, failed=ctx._(N_(
+        "Sorry, I could not make the report. Please try again in a few minutes."))),))
