@@ -3,10 +3,9 @@
     .venv/bin/python bench/stats_charts.py [--runs 5]
 
 The figures are a busy lab's (six services, four workshops, every proposal
-status). The drawing runs in a worker thread, so the event loop keeps
-serving others; but it happens inside the event's transaction, so on SQLite
-(one writer at a time) other updates wait for it. Target: under 1 s for the
-five charts on one core.
+status). The drawing runs after the event's transaction commits, in a worker
+thread (a Deferred reply): neither the event loop nor the database waits for
+it; only the staff member does. Target: under 1 s for the five charts.
 """
 
 from __future__ import annotations
