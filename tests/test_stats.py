@@ -23,7 +23,7 @@ from storage.stats import (
     period,
 )
 from tests.harness import NOW, Person
-from tests.moderation_helpers import BOSS, engine_for
+from tests.moderation_helpers import BOSS, engine_for, in_group
 from tests.stats_fixtures import THIS_MONTH, seed_stats
 
 EN = translator("en")
@@ -292,3 +292,15 @@ async def test_charts_are_drawn_after_the_commit_and_a_failure_is_said(  # type:
     # The conversation moved on all the same: the period buttons are spent.
     again = await boss.press_data(spent)
     assert again.replies[0].text == "This button has expired."  # type: ignore[union-attr]
+
+
+async def test_in_the_moderators_group_stats_points_to_the_private_chat(  # type: ignore[no-untyped-def]
+        staff) -> None:
+    boss, _ = staff
+    in_the_group = in_group(boss.engine, BOSS, "Marta")
+    outcome = await in_the_group.command("/stats")
+    assert [r.text for r in outcome.replies if isinstance(r, Send)] == [
+        "The statistics are chosen step by step: please write /stats to me in a private chat."]
+    outcome = await in_the_group.command("/report lab")  # a file is fine in the group
+    assert [r.name for r in outcome.replies if isinstance(r, Document)] == \
+        ["report-lab-20261124.xlsx"]

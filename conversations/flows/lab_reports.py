@@ -52,6 +52,10 @@ def _title(lab: LabRecord, ctx: Ctx) -> str:
 
 @roles.staff_command("stats", roles.STAFF, N_("Charts of a lab's participation"))
 async def stats_command(event: Event, ctx: Ctx) -> Go:
+    if ctx.in_moderators_chat:  # the group keeps no conversation to choose in
+        return Go(show=False, notice=ctx._(N_(
+            "The statistics are chosen step by step: please write /stats to me in a private "
+            "chat.")))
     if not ctx.consented:  # an ADMIN_IDS admin who never accepted the privacy notice
         return Go("start.welcome")
     labs = await ctx.uow.stats.labs()
