@@ -9,6 +9,7 @@ replies are returned for sending.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from conversations.vocabulary import (
     QUEUED,
     Answer,
     Copy,
+    Deferred,
     DeleteMessage,
     Edit,
     Event,
@@ -113,11 +115,28 @@ class Engine:
                 verdict = await self.throttle.check(f"{event.user.id}")
                 if not verdict.allowed:
                     return self._slow_down(event, verdict.first_refusal)
-                return await self._handle_in_transaction(event, in_group)
+                return await self._made(await self._handle_in_transaction(event, in_group))
         except Exception as error:
             if is_unavailable(error):
                 raise Unavailable(str(error)) from error
             raise
+
+    async def _made(self, outcome: Outcome) -> Outcome:
+        """Deferred replies made now, after the commit, in a worker thread."""
+        if not any(isinstance(r, Deferred) for r in outcome.replies):
+            return outcome
+        replies: list[Reply] = []
+        for reply in outcome.replies:
+            if not isinstance(reply, Deferred):
+                replies.append(reply)
+                continue
+            try:
+                replies.extend(await asyncio.to_thread(reply.make))
+            except Exception:
+                log.exception("deferred replies failed")
+                replies.append(Send(reply.failed))
+        outcome.replies = replies
+        return outcome
 
     # -- the transaction --------------------------------------------------
 

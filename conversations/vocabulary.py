@@ -7,6 +7,7 @@ is "build an Event, call the engine, compare the replies".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -209,8 +210,22 @@ class SetCommands:
     key: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """Replies made after the event's transaction commits, in a worker thread.
+
+    For slow, CPU-bound work that needs no database (drawing charts): done
+    inside the transaction it would keep it open, and on SQLite every other
+    update waits for the write lock meanwhile. The engine replaces it with
+    what ``make`` returns, or with ``failed`` (translated) if ``make`` raises;
+    transports never see it."""
+
+    make: Callable[[], tuple[Reply, ...]]
+    failed: str
+
+
 Reply = (Send | Edit | Answer | Document | Photo | Leave | Notify | Copy | Topic | DeleteMessage
-         | SetCommands)
+         | SetCommands | Deferred)
 Queued = Notify | Copy | Topic | DeleteMessage | SetCommands
 QUEUED = (Notify, Copy, Topic, DeleteMessage, SetCommands)
 

@@ -134,8 +134,9 @@ async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: d
                      ) -> list[Section] | None:
     """The lab's report for the results event: totals, opinions by service with
     their average and distribution, and the comments, anonymous. None when
-    there is no such lab. Proposals (all but those waiting for moderation) come
-    last; workshops join it with their journey."""
+    there is no such lab. Then the proposals (all but those waiting for
+    moderation), the commitments, the workshops (when the lab has any) and
+    the tickets with their satisfaction."""
     lab = (await session.execute(select(m.Lab).where(m.Lab.slug == lab_slug))
            ).scalar_one_or_none()
     if lab is None:
@@ -163,12 +164,22 @@ async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: d
         return round(sum((n + 1) * c for n, c in enumerate(distribution)) / total, 2)
 
     everything = [sum(c) for c in zip(*by_service.values(), strict=True)] if services else []
+    proposals = (await session.execute(
+        select(func.count()).select_from(m.Proposal)
+        .where(m.Proposal.lab_id == lab.id, m.Proposal.status != "pending"))).scalar_one()
+    workshops = (await session.execute(
+        select(func.count()).select_from(m.Workshop)
+        .where(m.Workshop.lab_id == lab.id, m.Workshop.status == "scheduled"))).scalar_one()
+    tickets = await tickets_section(session)
     summary = Section("Summary", ["item", "value"], [
         ("lab", pick(lab.title, language)),
         ("generated_at", now),
         ("participants", participants),  # erased citizens' opinions stay, unlinked
         ("opinions", opinions),
         ("average_rating", average(everything) if everything else None),
+        ("proposals", proposals),
+        ("workshops", workshops),
+        ("tickets", dict(tickets.rows)["opened"]),
     ])
     per_service = Section(
         "Opinions by service",
@@ -185,7 +196,43 @@ async def lab_report(session: AsyncSession, lab_slug: str, language: str, now: d
             Section("Comments", ["service_slug", "rating", "created_at", "comment"],
                     [tuple(row) for row in comments]),
             await proposals_section(session, lab.id, language),
-            *await workshop_sections(session, lab.id, language)]
+            await commitments_section(session, lab.id, language),
+            *await workshop_sections(session, lab.id, language),
+            tickets]
+
+
+async def commitments_section(session: AsyncSession, lab_id: int, language: str) -> Section:
+    """What the administration committed to: the accepted and implemented
+    proposals with its answer, the ones done first."""
+    p = m.Proposal
+    found = (await session.execute(
+        select(p).where(p.lab_id == lab_id, p.status.in_(("implemented", "accepted")))
+        .order_by(p.status.desc(), p.status_changed_at, p.id))).scalars().all()
+    return Section(
+        "Commitments", ["reference", "title", "status", "since", "answer", "ratings", "average"],
+        [(reference("PR", row.id), pick(row.title, language) or ERASED, row.status,
+          row.status_changed_at, pick(row.answer, language) or None, row.ratings_count,
+          _average(row.ratings_count, row.ratings_sum)) for row in found])
+
+
+async def tickets_section(session: AsyncSession) -> Section:
+    """Questions to the team and how satisfied people were with the answers.
+    A ticket belongs to no lab: these are the whole bot's figures."""
+    t = m.Ticket
+    by_status = dict.fromkeys(m.TICKET_STATUSES, 0)
+    for status, count in await session.execute(
+            select(t.status, func.count()).group_by(t.status)):
+        by_status[status] = count
+    answers, average = (await session.execute(
+        select(func.count(t.satisfaction), func.avg(t.satisfaction)))).one()
+    rows: list[tuple[str, object]] = [
+        ("scope", "all laboratories"),
+        ("opened", sum(by_status.values())),
+        *((status, count) for status, count in by_status.items()),
+        ("satisfaction_answers", answers),
+        ("satisfaction_average", round(float(average), 2) if average is not None else None),
+    ]
+    return Section("Tickets", ["item", "value"], rows)
 
 
 async def workshop_sections(session: AsyncSession, lab_id: int, language: str

@@ -24,6 +24,7 @@ from storage.records import (
     ServiceRecord,
     StateRecord,
 )
+from storage.stats import SqlStats
 from storage.upsert import insert_for
 from storage.workshops import SqlWorkshops
 
@@ -316,6 +317,7 @@ class SqlUnitOfWork:
         self.chats = SqlChats(self.session)
         self.broadcasts = SqlBroadcasts(self.session)
         self.workshops = SqlWorkshops(self.session)
+        self.stats = SqlStats(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -28,6 +28,7 @@ from storage.records import (
     StateRecord,
     StatusChange,
 )
+from storage.stats import SqlStats
 from storage.workshops import SqlWorkshops
 
 
@@ -152,6 +153,7 @@ class UnitOfWork(Protocol):
     chats: SqlChats
     broadcasts: BroadcastsRepo  # SQL only
     workshops: SqlWorkshops
+    stats: SqlStats  # SQL only: /stats and /report
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

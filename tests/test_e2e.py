@@ -18,6 +18,7 @@ import pytest
 
 from bot.app import run_bot
 from bot.config import Settings, load_settings
+from conversations.i18n import available_languages
 from storage import models as m
 from tests import services
 from tests.e2e import (
@@ -296,7 +297,9 @@ async def test_a_citizen_who_blocked_the_bot_is_marked(bot, fake, ana, rows):  #
 
 async def test_start_up_publishes_commands_and_descriptions(bot, fake):  # type: ignore[no-untyped-def]
     scopes = {key[2]: [c["command"] for c in commands] for key, commands in fake.commands.items()}
-    assert set(scopes) == {"", "es", "ca", "en", "eu", "gl", "pt"}
+    every = {"", *available_languages()}  # a catalog added to locale/ joins by itself
+    assert {"es", "ca", "en", "eu", "gl", "pt"} < every
+    assert set(scopes) == every
     assert all(names == ["start", "menu", "help", "language", "myworkshops", "notifications",
                          "privacy", "mydata", "deleteme", "cancel"]
                for names in scopes.values())
@@ -307,8 +310,7 @@ async def test_start_up_publishes_commands_and_descriptions(bot, fake):  # type:
     assert fake.commands[("default", None, "")] == fake.commands[("default", None, "es")]
     galician = {c["command"]: c["description"] for c in fake.commands[("default", None, "gl")]}
     assert galician["start"] == "Comezar ou volver comezar"
-    assert set(fake.descriptions) == set(fake.short_descriptions) \
-        == {"", "es", "ca", "en", "eu", "gl", "pt"}
+    assert set(fake.descriptions) == set(fake.short_descriptions) == every
     assert fake.short_descriptions["en"] == "Your opinion improves public services."
     assert fake.descriptions[""] == fake.descriptions["es"] != fake.descriptions["en"]
 

@@ -44,8 +44,8 @@ async def seed(sessions) -> None:  # type: ignore[no-untyped-def]
 async def test_numbers_on_a_known_fixture(sessions):  # type: ignore[no-untyped-def]
     await seed(sessions)
     async with sessions() as session:
-        summary, per_service, comments, proposals = await lab_report(session, "lab", "es",
-                                                                     NOW)
+        summary, per_service, comments, proposals, commitments, tickets = await lab_report(
+            session, "lab", "es", NOW)
     values = dict(summary.rows)
     assert (values["participants"], values["opinions"], values["average_rating"]) == (3, 4, 3.5)
     assert [tuple(r) for r in per_service.rows] == [
@@ -54,6 +54,8 @@ async def test_numbers_on_a_known_fixture(sessions):  # type: ignore[no-untyped-
     ]
     assert [(r[0], r[1], r[3]) for r in comments.rows] == [("offices", 1, FORMULA)]
     assert proposals.title == "Proposals" and proposals.rows == []
+    assert commitments.title == "Commitments" and commitments.rows == []
+    assert tickets.title == "Tickets" and dict(tickets.rows)["opened"] == 0
     async with sessions() as session:
         assert await lab_report(session, "missing", "es", NOW) is None
 
@@ -71,7 +73,8 @@ async def test_every_format_is_anonymous_and_formula_safe(sessions):  # type: ig
     assert any(cell == "'" + FORMULA for row in rows for cell in row)
 
     workbook = load_workbook(io.BytesIO(outputs["xlsx"]))
-    assert workbook.sheetnames == ["Summary", "Opinions by service", "Comments", "Proposals"]
+    assert workbook.sheetnames == ["Summary", "Opinions by service", "Comments", "Proposals",
+                                   "Commitments", "Tickets"]
     comment_cell = workbook["Comments"]["D2"]
     assert comment_cell.value == "'" + FORMULA and comment_cell.data_type != "f"
     assert workbook["Opinions by service"]["D2"].value == 4.33  # a number, not text

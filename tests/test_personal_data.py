@@ -167,6 +167,14 @@ async def test_deleteme_leaves_nothing_that_identifies_them(sql_backend, choice)
     dump = await everything_in_the_database(sql_backend)
     for trace in (str(ana.id), USERNAME, "Ana"):
         assert trace not in dump, f"{trace} still stored"
+    # No row of any table still points at the erased citizen's id.
+    async with sql_backend.sessions() as session:
+        for table in m.Base.metadata.sorted_tables:
+            for column in table.columns:
+                if any(fk.column.table.name == "citizens" for fk in column.foreign_keys):
+                    linked = (await session.execute(
+                        select(table).where(column == citizen_id))).all()
+                    assert linked == [], f"{table.name}.{column.name} still links them"
     [opinion] = await sql_backend.opinions()
     assert opinion["citizen_id"] is None and opinion["rating"] == 4  # still in the totals
     kept = choice.startswith("Keep")

@@ -96,7 +96,7 @@ async def test_checkin_list_with_buttons_and_search(sql_backend):  # type: ignor
     await sara.text("car")
     assert sara.labels() == ["⬜ Carmen @carmen", "Show everyone", "Done"]
     await sara.press("Carmen")
-    assert "Carmen @carmen is checked in." in sara.shown and "1 of 3 have arrived" in sara.shown
+    assert "Carmen @carmen is checked in." in sara.shown and "1 of 3 has arrived" in sara.shown
     assert "✅ Carmen @carmen" in sara.labels()
     await sara.press("Carmen")
     assert "was already checked in" in sara.shown

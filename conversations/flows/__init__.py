@@ -2,6 +2,7 @@
 
 from conversations.flows import (
     broadcast,
+    lab_reports,
     menu,
     moderation,
     onboarding,
@@ -19,6 +20,6 @@ from conversations.flows import (
     workshops,
 )
 
-__all__ = ["broadcast", "menu", "moderation", "onboarding", "opinion", "participation",
-           "preferences", "proposal_news", "proposal_submission", "proposals", "rights", "staff",
-           "tickets", "workshop_new", "workshop_staff", "workshops"]
+__all__ = ["broadcast", "lab_reports", "menu", "moderation", "onboarding", "opinion",
+           "participation", "preferences", "proposal_news", "proposal_submission", "proposals",
+           "rights", "staff", "tickets", "workshop_new", "workshop_staff", "workshops"]

@@ -151,7 +151,8 @@ class CheckInList(State):
                       if search in person_label(p.name, p.username).casefold()]
         lines = ["<b>" + ctx._(N_("Check-in: {workshop}")).format(
             workshop=_name(workshop, ctx)) + "</b>",
-            ctx._(N_("{arrived} of {total} have arrived.")).format(
+            ctx.ngettext("{arrived} of {total} has arrived.", "{arrived} of {total} have arrived.",
+                         arrived).format(
                 arrived=ctx.t.number(arrived), total=ctx.t.number(
                     len(await ctx.uow.workshops.recipients(workshop.id,
                                                            ("confirmed", "attended")))))]
