@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
@@ -45,6 +45,13 @@ ORDERS = ("newest", "best")
 _SCORE_COLUMNS = ("rated_1", "rated_2", "rated_3", "rated_4", "rated_5")
 
 
+def not_hidden() -> ColumnElement[bool]:
+    """A proposal a moderator has not hidden (``/hide PR-45``): hidden ones leave
+    lists, detail views, exports and reports; their ratings stay stored."""
+    return ~exists().where(m.HiddenContent.kind == "proposal",
+                           m.HiddenContent.item_id == m.Proposal.id)
+
+
 def rank_score(count: int, total: int) -> float:
     return (PRIOR_MEAN * PRIOR_WEIGHT + total) / (PRIOR_WEIGHT + count)
 
@@ -68,7 +75,7 @@ class SqlProposals:
                    per_page: int) -> ProposalPage:
         """One page of a lab's visible proposals (or one service's), newest or best first."""
         p = m.Proposal
-        where = [p.status.in_(VISIBLE)]
+        where = [p.status.in_(VISIBLE), not_hidden()]
         # Filtering on the service alone (it belongs to the lab) lets the
         # service indexes serve the order too.
         where.append(p.service_id == service_id if service_id is not None
@@ -84,8 +91,29 @@ class SqlProposals:
 
     async def visible(self, proposal_id: int) -> ProposalRecord | None:
         row = (await self.session.execute(select(m.Proposal).where(
-            m.Proposal.id == proposal_id, m.Proposal.status.in_(VISIBLE)))).scalar_one_or_none()
+            m.Proposal.id == proposal_id, m.Proposal.status.in_(VISIBLE),
+            not_hidden()))).scalar_one_or_none()
         return _record(row) if row else None
+
+    async def get(self, proposal_id: int) -> ProposalRecord | None:
+        """A proposal whatever its status (moderation reads pending ones)."""
+        row = await self.session.get(m.Proposal, proposal_id)
+        return _record(row) if row else None
+
+    async def lock_pending(self, proposal_id: int) -> ProposalRecord | None:
+        """The proposal, locked, while it still waits for moderation; None once
+        someone published or rejected it (two moderators at once: one wins)."""
+        row = (await self.session.execute(
+            select(m.Proposal).where(m.Proposal.id == proposal_id,
+                                     m.Proposal.status == "pending")
+            .with_for_update().execution_options(populate_existing=True))
+        ).scalar_one_or_none()
+        return _record(row) if row else None
+
+    async def is_hidden(self, proposal_id: int) -> bool:
+        return (await self.session.execute(select(m.HiddenContent.id).where(
+            m.HiddenContent.kind == "proposal",
+            m.HiddenContent.item_id == proposal_id))).first() is not None
 
     async def by_slug(self, slug: str) -> ProposalRecord | None:
         """A proposal by its slug, visible or not (the deep link decides)."""
@@ -108,7 +136,7 @@ class SqlProposals:
         p, r = m.Proposal, m.ProposalRating
         # The lock (see the module's docstring): a no-op UPDATE of a visible row.
         locked = await self.session.execute(
-            update(p).where(p.id == proposal_id, p.status.in_(VISIBLE))
+            update(p).where(p.id == proposal_id, p.status.in_(VISIBLE), not_hidden())
             .values(updated_at=p.updated_at).execution_options(synchronize_session=False))
         if not locked.rowcount:
             return None

@@ -27,20 +27,26 @@ SAME_AS_SPANISH = {
            # workshops
            "No", "Question {number} of {total}",
            # broadcasts
-           "paused"},
+           "paused",
+           # proposals in the moderators' group
+           "Publish"},
     "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Reply", "Send",
            "Team", "Accepted", "Opinion {ref} on {service}: {stars} ({date})", "Published",
            "Reason: {answer}", "Status: {status}", "Title: {title}", "{name}: off",
            "{name}: on", "administrator", "moderator", "Question {number} of {total}",
            # broadcasts
            "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "Refresh", "Updated.", "cancelled",
-           "draft", "paused", "sending"},
+           "draft", "paused", "sending",
+           # proposals in the moderators' group
+           "Publish", "Published by {name}.", "{ref} is published."},
     "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Reply", "Send",
            "Skip", "Page {page} of {pages}", "Published", "Reason: {answer}", "Saved.",
            "Status: {status}", "Title: {title}", "{sorting} · page {page} of {pages}",
            "administrator", "moderator",
            # broadcasts
-           "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "cancelled"},
+           "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "cancelled",
+           # proposals in the moderators' group
+           "Publish", "Published by {name}.", "{ref} is published."},
 }
 
 

@@ -8,6 +8,7 @@ from conversations.flows import (
     opinion,
     participation,
     preferences,
+    proposal_moderation,
     proposal_news,
     proposal_submission,
     proposals,
@@ -20,5 +21,6 @@ from conversations.flows import (
 )
 
 __all__ = ["broadcast", "menu", "moderation", "onboarding", "opinion", "participation",
-           "preferences", "proposal_news", "proposal_submission", "proposals", "rights", "staff",
-           "tickets", "workshop_new", "workshop_staff", "workshops"]
+           "preferences", "proposal_moderation", "proposal_news", "proposal_submission",
+           "proposals", "rights", "staff", "tickets", "workshop_new", "workshop_staff",
+           "workshops"]

@@ -1,0 +1,149 @@
+"""Proposals waiting for moderation: posted in the moderators' group, published
+or rejected there (buttons, a reply with the reason, /publish and /reject)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations.vocabulary import Answer, Edit, Send
+from storage import models as m
+from tests.harness import Person
+from tests.moderation_helpers import BOSS, GROUP, button, engine_for, in_group, outbox, sent
+from tests.proposals_fixtures import add_lab, rows
+
+
+def said(outcome) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(r.text for r in outcome.replies if isinstance(r, Send))
+
+
+def toast(outcome) -> str:  # type: ignore[no-untyped-def]
+    return next(r.text or "" for r in outcome.replies if isinstance(r, Answer))
+
+
+def edited(outcome) -> str:  # type: ignore[no-untyped-def]
+    return next(r.text for r in outcome.replies if isinstance(r, Edit))
+
+
+@pytest.fixture
+async def world(sql_backend):  # type: ignore[no-untyped-def]
+    await add_lab(sql_backend.sessions, services=())
+    engine = engine_for(sql_backend)
+    ana = Person(engine, language="es", username="ana")
+    await ana.command("/start")
+    await ana.press("Continuar")
+    await ana.press("OK")
+    boss = Person(engine, id=BOSS, first_name="Marta", username="marta")
+    await boss.consent()
+    return engine, ana, boss
+
+
+async def submit(ana: Person, title: str = "Open on <Saturdays>") -> None:
+    if "Menú principal" in ana.labels():  # after sending one
+        await ana.press("Menú principal")
+    await ana.press("Propuestas")
+    await ana.press("Enviar una propuesta")
+    await ana.text(title)
+    await ana.text("Many people work on weekdays.")
+    await ana.press("Enviar")
+
+
+async def post(backend) -> dict:  # type: ignore[no-untyped-def]
+    [found] = [r for r in await outbox(backend, GROUP) if r["dedupe_key"].endswith(":review")]
+    return found
+
+
+async def test_a_pending_proposal_is_posted_and_published_from_the_group(world, sql_backend):  # type: ignore[no-untyped-def]
+    engine, ana, _ = world
+    await submit(ana)
+    row = await post(sql_backend)
+    assert "New proposal PR-000001" in row["body"] and "Open on &lt;Saturdays&gt;" in row["body"]
+    assert "Ana @ana" in row["body"] and "General (the whole laboratory)" in row["body"]
+    await sent(sql_backend, row, 555)
+    [review] = await rows(sql_backend.sessions, m.ProposalReview)
+    assert review["post_message_id"] == 555 and review["group_chat_id"] == GROUP
+
+    stranger = in_group(engine, 777, "Pepe")
+    assert toast(await stranger.press_data(button(row, "Publish"))) == \
+        "Only moderators can do this."
+    marta = in_group(engine)
+    done = await marta.press_data(button(row, "Publish"))
+    assert toast(done) == "PR-000001 is published. 1 citizen has been told."
+    assert "✅ Published by Marta." in edited(done)
+    assert [r.buttons for r in done.replies if isinstance(r, Edit)] == [()]
+    [proposal] = await rows(sql_backend.sessions, m.Proposal)
+    assert proposal["status"] == "published"
+    [news] = await outbox(sql_backend, ana.id)
+    assert "Publicada" in news["body"]  # the author hears it in Spanish
+
+    again = await marta.press_data(button(row, "Reject"))
+    assert "is not waiting for moderation any more" in toast(again)
+    assert "Status: Published" in edited(again)
+    [entry] = await rows(sql_backend.sessions, m.AuditEntry)
+    assert (entry["action"], entry["target"], entry["actor_telegram_id"]) == \
+        ("publish", "PR-000001", BOSS)
+    assert f"Marta ({BOSS}) published PR-000001" in said(await marta.command("/audit"))
+
+
+async def test_reject_asks_for_the_reason_and_a_reply_gives_it(world, sql_backend):  # type: ignore[no-untyped-def]
+    engine, ana, _ = world
+    await submit(ana)
+    row = await post(sql_backend)
+    await sent(sql_backend, row, 555)
+    marta = in_group(engine)
+    asked = await marta.press_data(button(row, "Reject"))
+    assert toast(asked) == "Reply to my question in the group with the reason."
+    [prompt] = [r for r in await outbox(sql_backend, GROUP) if ":prompt:" in r["dedupe_key"]]
+    assert "Marta, why is PR-000001 rejected?" in prompt["body"]
+    await sent(sql_backend, prompt, 556)
+
+    stranger = in_group(engine, 777, "Pepe")
+    assert (await stranger.text("because", reply_to_message_id=556)).replies == []
+    assert "Please write the reason as a text message." in \
+        said(await marta.media("photo", reply_to_message_id=556))
+    assert "at most 500 characters" in said(await marta.text("x" * 501,
+                                                             reply_to_message_id=556))
+    done = await marta.text("It is already <the case>", reply_to_message_id=556)
+    assert said(done) == "PR-000001 is rejected. 1 citizen has been told."
+    [proposal] = await rows(sql_backend.sessions, m.Proposal)
+    assert proposal["status"] == "rejected"
+    assert proposal["answer"] == {"en": "It is already <the case>"}
+    [news] = await outbox(sql_backend, ana.id)
+    assert "It is already &lt;the case&gt;" in news["body"]
+    [edit] = [r for r in await outbox(sql_backend, GROUP) if r["kind"] == "edit"]
+    assert edit["target_message_id"] == 555 and edit["buttons"] is None
+    assert "🚫 Rejected by Marta. Reason: It is already &lt;the case&gt;" in edit["body"]
+    late = await marta.text("another reason", reply_to_message_id=556)
+    assert "is not waiting for moderation any more" in said(late)
+
+
+async def test_publish_and_reject_commands(world, sql_backend):  # type: ignore[no-untyped-def]
+    _, ana, boss = world
+    await submit(ana, "First")
+    await submit(ana, "Second")
+    assert "Use it like this: /publish PR-45" in said(await boss.command("/publish"))
+    assert "Use it like this: /reject PR-45" in said(await boss.command("/reject PR-1"))
+    assert "There is no proposal PR-000099." in said(await boss.command("/publish PR-99"))
+    assert "at most 500 characters" in said(await boss.command("/reject PR-1 " + "x" * 501))
+    assert said(await boss.command("/publish pr-1")) == \
+        "PR-000001 is published. 1 citizen has been told."
+    assert said(await boss.command("/reject PR-000002 Duplicate of PR-1")) == \
+        "PR-000002 is rejected. 1 citizen has been told."
+    statuses = [p["status"] for p in await rows(sql_backend.sessions, m.Proposal)]
+    assert statuses == ["published", "rejected"]
+    assert "not waiting for moderation" in said(await boss.command("/reject PR-1 late"))
+    # The posts were never sent (no message id yet): nothing to edit.
+    assert [r for r in await outbox(sql_backend, GROUP) if r["kind"] == "edit"] == []
+    unknown = said(await ana.command("/nosuchthing"))
+    assert said(await ana.command("/publish PR-1")) == unknown.replace("/nosuchthing",
+                                                                       "/publish")
+
+
+async def test_without_a_moderators_group_nothing_is_posted(sql_backend):  # type: ignore[no-untyped-def]
+    await add_lab(sql_backend.sessions, services=())
+    ana = Person(engine_for(sql_backend, moderators_chat_id=None), language="es")
+    await ana.command("/start")
+    await ana.press("Continuar")
+    await ana.press("OK")
+    await submit(ana)
+    assert await outbox(sql_backend, GROUP) == []
+    assert await rows(sql_backend.sessions, m.ProposalReview) == []
