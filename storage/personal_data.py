@@ -86,7 +86,9 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
         # What they hid as a moderator, and what was hidden of theirs.
         "hidden_content": or_(m.HiddenContent.hidden_by == telegram_id, and_(
             m.HiddenContent.kind == "opinion", m.HiddenContent.item_id.in_(
-                select(m.Opinion.id).where(m.Opinion.citizen_id == by_citizen)))),
+                select(m.Opinion.id).where(m.Opinion.citizen_id == by_citizen))), and_(
+            m.HiddenContent.kind == "proposal", m.HiddenContent.item_id.in_(
+                select(m.Proposal.id).where(m.Proposal.citizen_id == by_citizen)))),
         # Broadcasts a staff member wrote: their authorship is about them.
         "broadcasts": m.Broadcast.created_by == by_citizen,
         "registrations": m.Registration.citizen_id == by_citizen,

@@ -7,7 +7,7 @@ import pytest
 
 from conversations.vocabulary import Answer, Edit, Send
 from storage import models as m
-from tests.harness import Person
+from tests.harness import NOW, Person
 from tests.moderation_helpers import BOSS, GROUP, button, engine_for, in_group, outbox, sent
 from tests.proposals_fixtures import add_lab, rows
 
@@ -147,3 +147,43 @@ async def test_without_a_moderators_group_nothing_is_posted(sql_backend):  # typ
     await submit(ana)
     assert await outbox(sql_backend, GROUP) == []
     assert await rows(sql_backend.sessions, m.ProposalReview) == []
+
+
+async def test_hide_a_published_proposal(world, sql_backend):  # type: ignore[no-untyped-def]
+    from storage.reports import lab_report, proposals_table, ratings_table
+
+    engine, ana, boss = world
+    await submit(ana, "Shorter queues")
+    await submit(ana, "Juan at the desk is rude")
+    assert "nothing to hide in PR-000001" in said(await boss.command("/hide PR-1 pending"))
+    await boss.command("/publish PR-1")
+    await boss.command("/publish PR-2")
+    bruno = Person(engine, id=502, username="bruno", first_name="Bruno")
+    await bruno.consent()
+    await bruno.press("Proposals")
+    await bruno.press("Juan at the desk")
+    await bruno.press("4")
+    assert "PR-000002 is hidden; its author has been told." in \
+        said(await boss.command("/hide PR-2 names a person"))
+    told = [r for r in await outbox(sql_backend, ana.id) if r["dedupe_key"].startswith("hidden:")]
+    assert len(told) == 1 and "names a person" in told[0]["body"]
+    assert "tu propuesta PR-000002" in told[0]["body"]  # Ana reads Spanish
+    assert "already hidden" in said(await boss.command("/hide PR-2 again"))
+
+    await bruno.command("/start")
+    await bruno.press("Proposals")
+    assert "Juan at the desk" not in " ".join(bruno.labels())
+    assert "Shorter queues" in " ".join(bruno.labels())
+    async with sql_backend.sessions() as session:
+        _, proposals = await proposals_table(session, None, "en")
+        _, ratings = await ratings_table(session, None, "en")
+        report = await lab_report(session, "tu-atencion", "en", NOW)
+    assert [row[0] for row in proposals] == ["PR-000001"]
+    assert ratings == []
+    [section] = [s for s in report if s.title == "Proposals"]
+    assert [row[0] for row in section.rows] == ["PR-000001"]
+    [rating] = await rows(sql_backend.sessions, m.ProposalRating)  # kept
+    assert rating["score"] == 4
+    [entry] = [e for e in await rows(sql_backend.sessions, m.AuditEntry)
+               if e["action"] == "hide"]
+    assert (entry["target"], entry["reason"]) == ("PR-000002", "names a person")

@@ -24,7 +24,7 @@ from conversations.flows.staff import display_name, find_person
 from conversations.i18n import N_, translator
 from conversations.text import escape, reference
 from conversations.vocabulary import Event, Notify
-from storage.records import PersonRecord
+from storage.records import VISIBLE_STATUSES, PersonRecord
 
 REASON_LIMIT = 500
 
@@ -43,10 +43,23 @@ async def _opinion_author(ctx: Ctx, item_id: int) -> PersonRecord | bool | None:
     return await ctx.uow.moderation.opinion_author(item_id)
 
 
+async def _proposal_author(ctx: Ctx, item_id: int) -> PersonRecord | bool | None:
+    """Only a proposal others can see can be hidden (a pending one is rejected)."""
+    proposal = await ctx.uow.proposals.get(item_id)
+    if proposal is None or proposal.status not in VISIBLE_STATUSES:
+        return False
+    if proposal.citizen_id is None:  # written by staff or a workshop, or erased
+        return None
+    return await ctx.uow.staff.by_citizen_id(proposal.citizen_id)
+
+
 HIDEABLE: dict[str, Hideable] = {
     "OP": Hideable("opinion", "OP", _opinion_author,
                    N_("A moderator has hidden the comment of your opinion {ref}. Your rating "
                       "still counts. The reason: {reason}")),
+    "PR": Hideable("proposal", "PR", _proposal_author,
+                   N_("A moderator has hidden your proposal {ref}: it is no longer shown to "
+                      "others. The ratings it received are kept. The reason: {reason}")),
 }
 
 
@@ -58,7 +71,8 @@ def parse_reference(text: str) -> tuple[Hideable, int] | None:
     return hideable, int(number)
 
 
-@roles.staff_command("hide", roles.MODERATOR, N_("Hide a comment: /hide OP-123 reason"))
+@roles.staff_command("hide", roles.MODERATOR,
+                     N_("Hide a comment or a proposal: /hide OP-123 reason"))
 async def hide(event: Event, ctx: Ctx) -> Go:
     ref, _, reason = event.args.strip().partition(" ")
     reason = reason.strip()
