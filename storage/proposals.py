@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
@@ -240,12 +240,14 @@ class SqlProposals:
                  for number, title, rating, at in await self.session.execute(
                      select(o.id, s.title, o.rating, o.created_at)
                      .join(s, s.id == o.service_id).where(o.citizen_id == citizen_id))]
-        items += [ParticipationItem("proposal", number, dict(title), status, None, at)
-                  for number, title, status, at in await self.session.execute(
-                      select(p.id, p.title, p.status, p.created_at)
+        # A proposal a moderator hid reads "hidden" to those who took part in it.
+        status = case((~not_hidden(), "hidden"), else_=p.status)
+        items += [ParticipationItem("proposal", number, dict(title), shown, None, at)
+                  for number, title, shown, at in await self.session.execute(
+                      select(p.id, p.title, status, p.created_at)
                       .where(p.citizen_id == citizen_id))]
-        items += [ParticipationItem("rating", number, dict(title), status, score, at)
-                  for number, title, status, score, at in await self.session.execute(
-                      select(p.id, p.title, p.status, r.score, r.rated_at)
+        items += [ParticipationItem("rating", number, dict(title), shown, score, at)
+                  for number, title, shown, score, at in await self.session.execute(
+                      select(p.id, p.title, status, r.score, r.rated_at)
                       .join(p, p.id == r.proposal_id).where(r.citizen_id == citizen_id))]
         return sorted(items, key=lambda item: (item.at, item.number), reverse=True)

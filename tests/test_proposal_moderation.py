@@ -187,3 +187,24 @@ async def test_hide_a_published_proposal(world, sql_backend):  # type: ignore[no
     [entry] = [e for e in await rows(sql_backend.sessions, m.AuditEntry)
                if e["action"] == "hide"]
     assert (entry["target"], entry["reason"]) == ("PR-000002", "names a person")
+    # Bruno's "My participation" says what happened to what he rated.
+    await bruno.command("/start")
+    await bruno.press("My participation")
+    assert "Juan at the desk is rude. Status: Hidden by a moderator" in bruno.shown
+
+
+async def test_deleteme_removes_the_authors_post_from_the_group(world, sql_backend):  # type: ignore[no-untyped-def]
+    _, ana, _ = world
+    await submit(ana, "First")
+    await submit(ana, "Second")
+    first, second = sorted([r for r in await outbox(sql_backend, GROUP)
+                            if r["dedupe_key"].endswith(":review")], key=lambda r: r["id"])
+    await sent(sql_backend, first, 555)  # the second is still queued
+    await ana.command("/deleteme")
+    await ana.press("Borrar todo")
+    rows_now = {r["id"]: r for r in await outbox(sql_backend)}
+    assert rows_now[second["id"]]["status"] == "cancelled"
+    assert rows_now[second["id"]]["body"] is None and rows_now[first["id"]]["body"] is None
+    [delete] = [r for r in rows_now.values() if r["kind"] == "delete"]
+    assert (delete["chat_id"], delete["target_message_id"]) == (GROUP, 555)
+    assert await rows(sql_backend.sessions, m.ProposalReview) == []  # pending: gone
