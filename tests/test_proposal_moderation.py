@@ -3,6 +3,8 @@ or rejected there (buttons, a reply with the reason, /publish and /reject)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from conversations.vocabulary import Answer, Edit, Send
@@ -208,3 +210,29 @@ async def test_deleteme_removes_the_authors_post_from_the_group(world, sql_backe
     [delete] = [r for r in rows_now.values() if r["kind"] == "delete"]
     assert (delete["chat_id"], delete["target_message_id"]) == (GROUP, 555)
     assert await rows(sql_backend.sessions, m.ProposalReview) == []  # pending: gone
+
+
+async def test_two_moderators_deciding_at_once_one_wins(sql_backend):  # type: ignore[no-untyped-def]
+    await add_lab(sql_backend.sessions, services=())
+    engine = engine_for(sql_backend, admin_ids=frozenset({BOSS, 901}), proposals_per_day=10)
+    ana = Person(engine, language="es", username="ana")
+    await ana.command("/start")
+    await ana.press("Continuar")
+    await ana.press("OK")
+    for n in range(5):
+        await submit(ana, f"Idea {n}")
+    marta = Person(engine, id=BOSS, first_name="Marta")
+    luis = Person(engine, id=901, first_name="Luis")
+    for moderator in (marta, luis):
+        await moderator.consent()
+    for n in range(1, 6):
+        published, rejected = await asyncio.gather(
+            marta.command(f"/publish PR-{n}"), luis.command(f"/reject PR-{n} no"))
+        outcomes = [said(published), said(rejected)]
+        assert sum("not waiting for moderation" in o for o in outcomes) == 1, outcomes
+    statuses = [p["status"] for p in await rows(sql_backend.sessions, m.Proposal)]
+    news = [r for r in await outbox(sql_backend, ana.id)
+            if r["dedupe_key"].startswith("proposal-status:")]
+    decisions = [e for e in await rows(sql_backend.sessions, m.AuditEntry)
+                 if e["action"] in ("publish", "reject")]
+    assert len(news) == len(decisions) == 5 and set(statuses) <= {"published", "rejected"}
