@@ -402,13 +402,16 @@ class ProposalReview(Base):
 
     __tablename__ = "proposal_reviews"
     __table_args__ = (
-        Index("ix_proposal_reviews_prompt", "group_chat_id", "prompt_message_id"),)
+        Index("ix_proposal_reviews_prompt", "prompt_chat_id", "prompt_message_id"),)
 
     proposal_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True,
         autoincrement=False)
     group_chat_id: Mapped[int] = mapped_column(BigInteger)
     post_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Where the question for a reason was asked (the group's id at that time:
+    # it changes when the group becomes a supergroup).
+    prompt_chat_id: Mapped[int | None] = mapped_column(BigInteger)
     prompt_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 

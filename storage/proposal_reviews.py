@@ -47,14 +47,15 @@ class SqlProposalReviews:
             update(m.ProposalReview).where(m.ProposalReview.proposal_id == proposal_id)
             .values(post_message_id=message_id).execution_options(synchronize_session=False))
 
-    async def set_prompt(self, proposal_id: int, message_id: int) -> None:
+    async def set_prompt(self, proposal_id: int, chat_id: int, message_id: int) -> None:
         """The latest question for a reason: a reply to it is the reason."""
         await self.session.execute(
             update(m.ProposalReview).where(m.ProposalReview.proposal_id == proposal_id)
-            .values(prompt_message_id=message_id).execution_options(synchronize_session=False))
+            .values(prompt_chat_id=chat_id, prompt_message_id=message_id)
+            .execution_options(synchronize_session=False))
 
     async def by_prompt(self, chat_id: int, message_id: int) -> int | None:
         """The proposal whose question for a reason this message is."""
         return (await self.session.execute(select(m.ProposalReview.proposal_id).where(
-            m.ProposalReview.group_chat_id == chat_id,
+            m.ProposalReview.prompt_chat_id == chat_id,
             m.ProposalReview.prompt_message_id == message_id))).scalar_one_or_none()

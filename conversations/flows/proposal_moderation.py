@@ -217,7 +217,8 @@ async def reject_button(data: CallbackData, ctx: Ctx) -> Go:
     return Go(answer=ctx._(N_("Reply to my question in the group with the reason.")),
               show=False,
               replies=(Notify(ctx.event.chat.id, question, thread_id=ctx.event.chat.thread_id,
-                              key=key, on_sent=f"proposal_prompt:{proposal_id}"),))
+                              key=key,
+                              on_sent=f"proposal_prompt:{proposal_id}:{ctx.event.chat.id}"),))
 
 
 async def reason_reply(ctx: Ctx) -> list[Reply] | None:
@@ -279,5 +280,6 @@ async def posted(uow: UnitOfWork, arg: str, message_id: int | None) -> None:
 
 @sent_hook("proposal_prompt")
 async def asked(uow: UnitOfWork, arg: str, message_id: int | None) -> None:
-    if arg.isdigit() and message_id is not None:
-        await uow.reviews.set_prompt(int(arg), message_id)
+    proposal, _, chat = arg.partition(":")  # "45:-100123"
+    if proposal.isdigit() and chat.lstrip("-").isdigit() and message_id is not None:
+        await uow.reviews.set_prompt(int(proposal), int(chat), message_id)

@@ -27,6 +27,7 @@ def upgrade() -> None:
                   nullable=False),
         sa.Column("group_chat_id", sa.BigInteger(), nullable=False),
         sa.Column("post_message_id", sa.BigInteger(), nullable=True),
+        sa.Column("prompt_chat_id", sa.BigInteger(), nullable=True),
         sa.Column("prompt_message_id", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(["proposal_id"], ["proposals.id"],
                                 name=op.f("fk_proposal_reviews_proposal_id_proposals"),
@@ -35,7 +36,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("proposal_reviews", schema=None) as batch_op:
         batch_op.create_index("ix_proposal_reviews_prompt",
-                              ["group_chat_id", "prompt_message_id"],
+                              ["prompt_chat_id", "prompt_message_id"],
                               unique=False)
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
