@@ -1,11 +1,12 @@
 """Moderation: /hide what a citizen wrote, /block and /unblock a citizen.
 
 ``/hide REF reason`` works on any kind of content registered in
-:data:`HIDEABLE` by its reference prefix. Opinions' comments (``OP-123``)
-are the first; proposals add themselves with one more entry: the prefix,
-the kind stored in ``hidden_content``, a function that finds the author (a
-:class:`PersonRecord`, ``None`` when erased, ``False`` when there is no such
-thing) and the words the author is told.
+:data:`HIDEABLE` by its reference prefix: opinions' comments (``OP-123``)
+and published proposals (``PR-45``, which then leave lists, detail views,
+exports and reports; their ratings stay). Each entry is the prefix, the kind
+stored in ``hidden_content``, a function that finds the author (a
+:class:`PersonRecord`, ``None`` when erased or not a citizen, ``False`` when
+there is nothing to hide) and the words the author is told.
 
 A blocked citizen's messages are kept, not relayed to the team, and they are
 told once, politely (see :mod:`conversations.flows.tickets`). Every action
