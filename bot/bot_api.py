@@ -363,6 +363,9 @@ class BotApiTransport(ABC):
             if row.kind == "commands":
                 await self._set_commands(row)
                 return Delivery("sent")
+            if row.kind == "edit":
+                await self._edit_posted(row)
+                return Delivery("sent")
             parts = split_html(row.body or "")
             message_id = None
             for index, part in enumerate(parts):
@@ -391,6 +394,18 @@ class BotApiTransport(ABC):
                 case "fatal":
                     raise  # the token: nothing to do with this row (taken back later)
             return Delivery("failed", error=found.message)
+
+    async def _edit_posted(self, row: OutboxRow) -> None:
+        """Change an earlier post; one already showing this text is done too."""
+        assert row.target_message_id is not None
+        stored = [[(label, data) for label, data in r] for r in row.buttons or []]
+        try:
+            await self._edit_message(row.chat_id, row.target_message_id, row.body or "",
+                                     stored)
+        except Exception as error:
+            found = self.failure(error)
+            if found is None or "message is not modified" not in found.message.lower():
+                raise
 
     async def _set_commands(self, row: OutboxRow) -> None:
         """Every language's menu for the chat (all of them again on a retry:

@@ -29,6 +29,7 @@ from conversations.vocabulary import (
     Deferred,
     DeleteMessage,
     Edit,
+    EditPost,
     Event,
     Leave,
     Media,
@@ -67,6 +68,11 @@ def notification(item: Queued, now: datetime) -> NewNotification:
                                body=item.name, dedupe_key=item.key, on_sent=item.on_sent)
     if isinstance(item, DeleteMessage):
         return NewNotification(chat_id=item.chat_id, created_at=now, kind="delete",
+                               target_message_id=item.message_id, dedupe_key=item.key)
+    if isinstance(item, EditPost):
+        rows = [[[b.label, b.data] for b in row] for row in item.buttons] or None
+        return NewNotification(chat_id=item.chat_id, created_at=now, kind="edit",
+                               body=item.text, buttons=rows,
                                target_message_id=item.message_id, dedupe_key=item.key)
     if isinstance(item, SetCommands):
         menus = {language: [list(c) for c in commands] for language, commands in item.menus}

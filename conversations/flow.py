@@ -112,6 +112,19 @@ class Gone(Exception):
     """What the conversation was about no longer exists or is no longer open."""
 
 
+FreeText = Callable[[str, "Ctx"], Awaitable["Go | None"]]
+#: What typed text may still mean in a state that takes only buttons, tried in
+#: order before "please use the buttons" (e.g. a reply to the team's answer
+#: typed instead of pressing "Reply": :mod:`conversations.flows.tickets`).
+FREE_TEXT: list[FreeText] = []
+
+
+def free_text(handler: FreeText) -> FreeText:
+    """Register a :data:`FREE_TEXT` handler: a Go, or None when it is not its text."""
+    FREE_TEXT.append(handler)
+    return handler
+
+
 class State(ABC):
     """One state of a flow. Subclasses override what they accept."""
 
@@ -132,6 +145,10 @@ class State(ABC):
         return None
 
     async def on_text(self, text: str, ctx: Ctx) -> Go:
+        for handler in FREE_TEXT:
+            go = await handler(text, ctx)
+            if go is not None:
+                return go
         return stay(ctx._(N_("Please choose one of the options with the buttons.")))
 
     async def on_media(self, media: Media, ctx: Ctx) -> Go:

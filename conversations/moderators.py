@@ -13,6 +13,7 @@ from __future__ import annotations
 from conversations import commands, roles
 from conversations.callback import parse
 from conversations.flow import Ctx, Flow, Go, Gone
+from conversations.flows.proposal_moderation import reason_reply
 from conversations.flows.tickets import buttons_answer, on_group_message
 from conversations.i18n import N_
 from conversations.vocabulary import Answer, Event, Reply, Send
@@ -25,7 +26,10 @@ async def route(event: Event, ctx: Ctx) -> list[Reply]:
         if event.kind == "command":
             return _replies(await _command(event, ctx))
         if event.kind in ("text", "media"):
-            return await on_group_message(ctx)
+            # A reply to the bot's question for a proposal's rejection reason,
+            # else maybe an answer to a ticket.
+            reason = await reason_reply(ctx)
+            return reason if reason is not None else await on_group_message(ctx)
         return []
     except Gone:
         gone = ctx._(N_("Sorry, that is no longer available."))

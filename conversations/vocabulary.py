@@ -197,6 +197,19 @@ class DeleteMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class EditPost:
+    """Change a message the bot posted earlier (not the one a button is under):
+    a proposal's post in the moderators' group once it is decided by a
+    command or a reply. Queued like a Notify; "not modified" counts as done."""
+
+    chat_id: int
+    message_id: int
+    text: str
+    buttons: Keyboard = ()
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SetCommands:
     """Replace one person's command menu (their private chat's scope), per
     language: ``menus`` maps a language code ("" for the rest) to its commands;
@@ -225,9 +238,9 @@ class Deferred:
 
 
 Reply = (Send | Edit | Answer | Document | Photo | Leave | Notify | Copy | Topic | DeleteMessage
-         | SetCommands | Deferred)
-Queued = Notify | Copy | Topic | DeleteMessage | SetCommands
-QUEUED = (Notify, Copy, Topic, DeleteMessage, SetCommands)
+         | EditPost | SetCommands | Deferred)
+Queued = Notify | Copy | Topic | DeleteMessage | EditPost | SetCommands
+QUEUED = (Notify, Copy, Topic, DeleteMessage, EditPost, SetCommands)
 
 
 @dataclass(slots=True)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     true,
     update,
@@ -85,10 +86,31 @@ def _everyone(value: Any) -> ColumnElement[bool]:
 
 @audience("lab", needs="lab")
 def _took_part_in_lab(lab_id: Any) -> ColumnElement[bool]:
-    """Gave at least one opinion on one of the lab's services."""
-    return exists().where(m.Opinion.citizen_id == m.Citizen.id,
-                          m.Opinion.service_id == m.Service.id,
-                          m.Service.lab_id == int(lab_id))
+    """Took part in the lab: gave an opinion on one of its services, submitted or
+    rated one of its proposals, or signed up for one of its workshops (a
+    registration not cancelled, waiting places included)."""
+    lab = int(lab_id)
+    return or_(
+        exists().where(m.Opinion.citizen_id == m.Citizen.id,
+                       m.Opinion.service_id == m.Service.id, m.Service.lab_id == lab),
+        exists().where(m.Proposal.citizen_id == m.Citizen.id, m.Proposal.lab_id == lab),
+        exists().where(m.ProposalRating.citizen_id == m.Citizen.id,
+                       m.ProposalRating.proposal_id == m.Proposal.id,
+                       m.Proposal.lab_id == lab),
+        exists().where(m.Registration.citizen_id == m.Citizen.id,
+                       m.Registration.workshop_id == m.Workshop.id,
+                       m.Workshop.lab_id == lab, m.Registration.status != "cancelled"))
+
+
+#: Who counts as signed up for a workshop: a seat (confirmed) or came (attended).
+SIGNED_UP = ("confirmed", "attended")
+
+
+@audience("workshop", needs="workshop")
+def _signed_up_for(workshop_id: Any) -> ColumnElement[bool]:
+    return exists().where(m.Registration.citizen_id == m.Citizen.id,
+                          m.Registration.workshop_id == int(workshop_id),
+                          m.Registration.status.in_(SIGNED_UP))
 
 
 @audience("language", needs="language")

@@ -209,8 +209,9 @@ OUTBOX_STATUSES = ("pending", "sending", "paused", "sent", "failed", "blocked", 
 OUTBOX_STATUS_CHECK = "status IN (" + ", ".join(f"'{k}'" for k in OUTBOX_STATUSES) + ")"
 # message and copy: a text or a relayed message; topic: createForumTopic (body
 # is the name); delete: deleteMessage (target_message_id); commands: a person's
-# command menu (body is JSON: language -> commands; empty means delete it).
-OUTBOX_KINDS = ("message", "copy", "topic", "delete", "commands")
+# command menu (body is JSON: language -> commands; empty means delete it);
+# edit: editMessageText of an earlier post (target_message_id, body, buttons).
+OUTBOX_KINDS = ("message", "copy", "topic", "delete", "commands", "edit")
 OUTBOX_KIND_CHECK = "kind IN (" + ", ".join(f"'{k}'" for k in OUTBOX_KINDS) + ")"
 
 
@@ -392,6 +393,26 @@ class ProposalRating(Base):
         ForeignKey("citizens.id", ondelete="SET NULL"), index=True)
     score: Mapped[int] = mapped_column(SmallInteger)
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProposalReview(Base):
+    """Where a proposal waiting for moderation was posted in the moderators'
+    group, and the bot's question for a rejection's reason (a reply to it is
+    the reason). Message ids only; who decided is in the audit log."""
+
+    __tablename__ = "proposal_reviews"
+    __table_args__ = (
+        Index("ix_proposal_reviews_prompt", "prompt_chat_id", "prompt_message_id"),)
+
+    proposal_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True,
+        autoincrement=False)
+    group_chat_id: Mapped[int] = mapped_column(BigInteger)
+    post_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Where the question for a reason was asked (the group's id at that time:
+    # it changes when the group becomes a supergroup).
+    prompt_chat_id: Mapped[int | None] = mapped_column(BigInteger)
+    prompt_message_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuditEntry(Base):

@@ -212,6 +212,20 @@ class SqlTickets:
             update(m.TicketMessage).where(m.TicketMessage.id == ticket_message_id)
             .values(group_message_id=group_message_id))
 
+    async def answered_since(self, citizen_id: int, since: datetime) -> TicketRecord | None:
+        """The citizen's open ticket the team answered most recently, if that
+        answer came after ``since`` (free text typed right after it belongs there)."""
+        last_answer = func.max(m.TicketMessage.created_at)
+        found = (await self.session.execute(
+            select(m.TicketMessage.ticket_id)
+            .join(m.Ticket, m.Ticket.id == m.TicketMessage.ticket_id)
+            .where(m.Ticket.citizen_id == citizen_id, m.Ticket.status != "closed",
+                   m.TicketMessage.direction == "out", m.TicketMessage.created_at >= since)
+            .group_by(m.TicketMessage.ticket_id)
+            .order_by(last_answer.desc(), m.TicketMessage.ticket_id.desc()).limit(1))
+        ).scalar_one_or_none()
+        return await self.get(found) if found is not None else None
+
     async def unfinished(self, offset: int, limit: int) -> tuple[list[TicketRecord], int]:
         """Open and assigned tickets, oldest first."""
         where = m.Ticket.status != "closed"

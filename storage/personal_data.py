@@ -26,6 +26,7 @@ NOT_PERSONAL: dict[str, str] = {
     "services": "content written by staff",
     "processed_updates": "update ids only, pruned after 48 hours",
     "chat_migrations": "ids of groups, not of people",
+    "proposal_reviews": "message ids in the moderators' group (who decided is in audit_log)",
     "workshops": "content written by staff",
     "workshop_questions": "content written by staff",
 }
@@ -85,7 +86,9 @@ def _rows_of(citizen_id: int | None, telegram_id: int) -> dict[str, Any]:
         # What they hid as a moderator, and what was hidden of theirs.
         "hidden_content": or_(m.HiddenContent.hidden_by == telegram_id, and_(
             m.HiddenContent.kind == "opinion", m.HiddenContent.item_id.in_(
-                select(m.Opinion.id).where(m.Opinion.citizen_id == by_citizen)))),
+                select(m.Opinion.id).where(m.Opinion.citizen_id == by_citizen))), and_(
+            m.HiddenContent.kind == "proposal", m.HiddenContent.item_id.in_(
+                select(m.Proposal.id).where(m.Proposal.citizen_id == by_citizen)))),
         # Broadcasts a staff member wrote: their authorship is about them.
         "broadcasts": m.Broadcast.created_by == by_citizen,
         "registrations": m.Registration.citizen_id == by_citizen,
@@ -145,6 +148,7 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
     # A pending one nobody has seen goes entirely; a published one keeps its
     # row (others' ratings and the administration's answer hang on it) with
     # its title and text emptied, shown as "deleted by its author".
+    await _erase_proposal_posts(session, citizen_id, now, done)
     erased_proposals = 0
     if not keep_comments:
         result = await session.execute(delete(m.Proposal).where(
@@ -195,6 +199,40 @@ async def erase(session: AsyncSession, telegram_id: int, *, keep_comments: bool,
         result = await session.execute(delete(_table(name)).where(where[name]))
         done.add(name, result.rowcount or 0)
     return done
+
+
+async def _erase_proposal_posts(session: AsyncSession, citizen_id: int | None,
+                                now: datetime, done: Erasure) -> None:
+    """Their proposals' posts in the moderators' group name them: queued ones are
+    cancelled and blanked, sent ones deleted while Telegram allows it (48 hours)."""
+    from storage.outbox import NewNotification, SqlOutbox
+
+    if citizen_id is None:
+        return
+    found = (await session.execute(
+        select(m.Proposal.id, m.Proposal.created_at, m.ProposalReview.group_chat_id,
+               m.ProposalReview.post_message_id)
+        .outerjoin(m.ProposalReview, m.ProposalReview.proposal_id == m.Proposal.id)
+        .where(m.Proposal.citizen_id == citizen_id))).all()
+    if not found:
+        return
+    about = or_(*[m.OutboxMessage.dedupe_key.startswith(f"proposal:{row.id}:",
+                                                        autoescape=True) for row in found])
+    await session.execute(update(m.OutboxMessage).where(
+        about, m.OutboxMessage.status.in_(("pending", "sending", "held")))
+        .values(status="cancelled", last_error="erased at the person's request"))
+    await session.execute(update(m.OutboxMessage).where(about).values(body=None, buttons=None))
+    outbox = SqlOutbox(session)
+    for row in found:
+        if row.post_message_id is None:
+            continue
+        if now - row.created_at < GROUP_DELETE_WINDOW:
+            await outbox.enqueue(NewNotification(
+                chat_id=row.group_chat_id, kind="delete", target_message_id=row.post_message_id,
+                created_at=now,
+                dedupe_key=f"erase:message:{row.group_chat_id}:{row.post_message_id}"))
+        else:
+            done.kept_in_group += 1
 
 
 async def _erase_tickets(session: AsyncSession, citizen_id: int | None, telegram_id: int,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import models as m
 from storage.export import Section
+from storage.proposals import not_hidden
 
 DEFAULT_LANGUAGE = "es"
 
@@ -84,6 +85,7 @@ async def proposals_table(session: AsyncSession, lab_slug: str | None,
     query = (select(p, m.Lab.slug, m.Service.slug)
              .join(m.Lab, m.Lab.id == p.lab_id)
              .outerjoin(m.Service, m.Service.id == p.service_id)
+             .where(not_hidden())
              .order_by(p.id))
     if lab_slug is not None:
         query = query.where(m.Lab.slug == lab_slug)
@@ -105,6 +107,7 @@ async def ratings_table(session: AsyncSession, lab_slug: str | None,
     r, p = m.ProposalRating, m.Proposal
     query = (select(p.id, p.slug, m.Lab.slug, r.score, r.rated_at)
              .join(p, p.id == r.proposal_id).join(m.Lab, m.Lab.id == p.lab_id)
+             .where(not_hidden())
              .order_by(r.rated_at, r.id))
     if lab_slug is not None:
         query = query.where(m.Lab.slug == lab_slug)
@@ -117,7 +120,7 @@ async def proposals_section(session: AsyncSession, lab_id: int, language: str) -
     """The lab's proposals for the report: best ranked first, with status and answer."""
     p = m.Proposal
     found = (await session.execute(
-        select(p).where(p.lab_id == lab_id, p.status != "pending")
+        select(p).where(p.lab_id == lab_id, p.status != "pending", not_hidden())
         .order_by(p.rank_score.desc(), p.id))).scalars().all()
     return Section(
         "Proposals",

@@ -14,6 +14,7 @@ from storage import personal_data
 from storage.broadcasts import SqlBroadcasts
 from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import SqlOutbox
+from storage.proposal_reviews import SqlProposalReviews
 from storage.proposals import SqlProposals
 from storage.records import (
     CitizenRecord,
@@ -318,6 +319,7 @@ class SqlUnitOfWork:
         self.broadcasts = SqlBroadcasts(self.session)
         self.workshops = SqlWorkshops(self.session)
         self.stats = SqlStats(self.session)
+        self.reviews = SqlProposalReviews(self.session)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -29,7 +29,9 @@ SAME_AS_SPANISH = {
            # broadcasts
            "paused",
            # stats
-           "In all", "{score} of 5", "{period}: from {start} to {end}"},
+           "In all", "{score} of 5", "{period}: from {start} to {end}",
+           # proposals in the moderators' group
+           "Publish"},
     "gl": {"Cancel", "Comment:", "Continue", "Main menu", "Photo", "Previous", "Reply", "Send",
            "Team", "Accepted", "Opinion {ref} on {service}: {stars} ({date})", "Published",
            "Reason: {answer}", "Status: {status}", "Title: {title}", "{name}: off",
@@ -39,7 +41,9 @@ SAME_AS_SPANISH = {
            "draft", "paused", "sending",
            # stats
            "In all", "Participants", "Signed up", "This month", "This week", "average {average}",
-           "average feedback {average}", "{score} of 5"},
+           "average feedback {average}", "{score} of 5",
+           # proposals in the moderators' group
+           "Publish", "Published by {name}.", "{ref} is published."},
     "pt": {"Cancel", "Continue", "Language", "Language: {language}", "Previous", "Reply", "Send",
            "Skip", "Page {page} of {pages}", "Published", "Reason: {answer}", "Saved.",
            "Status: {status}", "Title: {title}", "{sorting} · page {page} of {pages}",
@@ -47,7 +51,9 @@ SAME_AS_SPANISH = {
            # broadcasts
            "Cancel {ref}", "Kind: {kind}", "Pause {ref}", "cancelled",
            # stats
-           "Participants", "Signed up", "This week", "{score} of 5"},
+           "Participants", "Signed up", "This week", "{score} of 5",
+           # proposals in the moderators' group
+           "Publish", "Published by {name}.", "{ref} is published."},
 }
 
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from sqlalchemy import update
+
 from conversations.vocabulary import Send
-from tests.harness import Person
+from storage import models as m
+from tests.harness import NOW, Person, make_engine
 from tests.moderation_helpers import (
     BOSS,
     GROUP,
@@ -15,6 +20,7 @@ from tests.moderation_helpers import (
     thread,
     tickets,
 )
+from tests.workshop_people import Clock
 
 
 def said(outcome) -> str:  # type: ignore[no-untyped-def]
@@ -259,3 +265,41 @@ async def test_no_answer_reaches_a_citizen_who_withdrew_consent(sql_backend):  #
     [post] = await outbox(sql_backend, GROUP)
     await marta.press_data(button(post, "Close"))
     assert await outbox(sql_backend, ana.id) == []  # no answer, no survey
+
+
+async def test_text_typed_after_an_answer_goes_into_that_ticket(sql_backend):  # type: ignore[no-untyped-def]
+    clock = Clock()
+    engine = make_engine(sql_backend, clock=clock, moderators_chat_id=GROUP,
+                         admin_ids=frozenset({BOSS}), default_language="en")
+    ana = Person(engine)
+    await ana.consent()
+    await ana.text("hello?")  # nothing answered yet: the buttons, as always
+    assert "Please choose one of the options with the buttons." in said(ana.history[-1])
+    for question in ("First question", "Second question"):
+        await ana.press("Ask or tell us something")
+        await ana.text(question)
+    boss = Person(engine, id=BOSS, first_name="Marta")
+    await boss.consent()
+    await boss.command("/reply T-1 An answer to the first")
+    clock.now = NOW + timedelta(hours=1)
+    await boss.command("/reply T-2 An answer to the second")
+
+    # Ana types instead of pressing "Reply": it goes into T-000002, answered last.
+    clock.now = NOW + timedelta(hours=2)
+    done = await ana.text("Thanks, and <what> about Saturdays?", message_id=60)
+    assert said(done) == "✅ Added to your question T-000002. The team will answer you here."
+    relayed = [r for r in await outbox(sql_backend, GROUP) if ":in:" in (r["dedupe_key"] or "")]
+    assert len(relayed) == 1 and "T-000002" in relayed[0]["body"]
+    assert "Thanks, and &lt;what&gt; about Saturdays?" in relayed[0]["body"]
+    messages = [(m["ticket_id"], m["direction"]) for m in await thread(sql_backend)]
+    assert messages[-1] == (2, "in")
+    assert "Your message has 3,501 characters" in said(await ana.text("x" * 3501))
+
+    # More than 24 hours after the answer, or once the ticket is closed: the buttons.
+    clock.now = NOW + timedelta(hours=26)
+    assert "Please choose one of the options" in said(await ana.text("Still there?"))
+    clock.now = NOW + timedelta(hours=2)
+    async with sql_backend.sessions() as session:
+        await session.execute(update(m.Ticket).values(status="closed"))
+        await session.commit()
+    assert "Please choose one of the options" in said(await ana.text("Hello again"))

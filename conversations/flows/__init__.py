@@ -9,6 +9,7 @@ from conversations.flows import (
     opinion,
     participation,
     preferences,
+    proposal_moderation,
     proposal_news,
     proposal_submission,
     proposals,
@@ -21,5 +22,6 @@ from conversations.flows import (
 )
 
 __all__ = ["broadcast", "lab_reports", "menu", "moderation", "onboarding", "opinion",
-           "participation", "preferences", "proposal_news", "proposal_submission", "proposals",
-           "rights", "staff", "tickets", "workshop_new", "workshop_staff", "workshops"]
+           "participation", "preferences", "proposal_moderation", "proposal_news",
+           "proposal_submission", "proposals", "rights", "staff", "tickets", "workshop_new",
+           "workshop_staff", "workshops"]

@@ -4,7 +4,7 @@
 stateDiagram-v2
     [*] --> kind: /broadcast (staff)
     kind --> audience: News / Workshop invitation
-    audience --> value: by lab, by language (a picker)
+    audience --> value: by lab, by language, by workshop (a picker)
     audience --> message: everyone who asked for it
     value --> message: a lab / a language
     message --> message: the next language (a message, or Skip)
@@ -32,16 +32,18 @@ the bot is never held up behind a broadcast.
 ``/broadcasts`` lists the latest with their figures and pause / resume /
 cancel buttons (rechecked for the role on every press).
 
-Adding an audience (e.g. "signed up for workshop X") is: an SQL filter in
+Adding an audience (like "signed up for workshop X") is: an SQL filter in
 :data:`storage.broadcasts.AUDIENCES`, a label in :data:`AUDIENCE_LABELS` and,
 if it needs a value, a :class:`Picker` in :data:`PICKERS`. A button kind
-(e.g. "Sign me up") is an entry in :data:`BUTTON_KINDS`.
+(like "Sign me up", which opens a workshop's sign-up) is an entry in
+:data:`BUTTON_KINDS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from conversations import roles
@@ -55,9 +57,10 @@ from conversations.i18n import (
     pick,
     translator,
 )
-from conversations.text import escape, reference
+from conversations.text import escape, reference, shorten
 from conversations.vocabulary import Button, Edit, Event, Keyboard, Media, Send, keyboard
 from storage.broadcasts import AUDIENCES, KINDS, BroadcastFigures, NewBroadcast, Rendered
+from storage.workshops import WorkshopRecord
 
 MESSAGE_LIMIT = 4096
 LISTED = 5
@@ -71,6 +74,7 @@ AUDIENCE_LABELS = {
     "all": N_("Everyone who asked for it"),
     "lab": N_("Those who took part in a laboratory"),
     "language": N_("Those who use one language"),
+    "workshop": N_("Those signed up for a workshop"),
 }
 STATUS_LABELS = {
     "draft": N_("draft"),
@@ -117,10 +121,38 @@ async def _language_audience(ctx: Ctx, value: str) -> str:
     return ctx._(N_("Those who use {language}")).format(language=language_name(value))
 
 
+#: Workshops offered as an audience: recent ones too (a follow-up to those who came).
+WORKSHOPS_SINCE = timedelta(days=60)
+#: At most this many workshops in a picker (the soonest first).
+WORKSHOPS_LISTED = 20
+
+
+def _workshop_label(ctx: Ctx, workshop: WorkshopRecord) -> str:
+    return shorten(pick(workshop.title, ctx.language, ctx.settings.default_language), 40) \
+        + " · " + ctx.t.date(workshop.starts_at, "short")
+
+
+async def _workshop_choices(ctx: Ctx) -> list[tuple[str, str]]:
+    found = [w for w in await ctx.uow.workshops.all(since=ctx.now - WORKSHOPS_SINCE)
+             if w.status == "scheduled"][:WORKSHOPS_LISTED]
+    return [(_workshop_label(ctx, w), str(w.id)) for w in found]
+
+
+async def _workshop_audience(ctx: Ctx, value: str) -> str:
+    workshop = await ctx.uow.workshops.get(int(value)) if value.isdigit() else None
+    if workshop is None:
+        raise Gone
+    return ctx._(N_("Those signed up for {workshop}")).format(
+        workshop=escape(_workshop_label(ctx, workshop)))
+
+
 PICKERS: dict[str, Picker] = {
-    "lab": Picker(N_("Which laboratory? Those who gave an opinion in it will receive the "
-                     "message."), _lab_choices, _lab_audience),
+    "lab": Picker(N_("Which laboratory? Those who took part in it (an opinion, a proposal, a "
+                     "rating of a proposal or a workshop sign-up) will receive the message."),
+                  _lab_choices, _lab_audience),
     "language": Picker(N_("Which language?"), _language_choices, _language_audience),
+    "workshop": Picker(N_("Which workshop? Those who have a seat in it (or came to it) will "
+                          "receive the message."), _workshop_choices, _workshop_audience),
 }
 
 
@@ -159,8 +191,23 @@ async def _lab_open(ctx: Ctx, lab_id: str) -> bool:
                for lab in await ctx.uow.catalog.labs_open_for("opinions", ctx.now))
 
 
+async def _offer_workshops(ctx: Ctx) -> list[tuple[str, str]]:
+    found = (await ctx.uow.workshops.upcoming(ctx.now))[:WORKSHOPS_LISTED]
+    return [("✍️ " + ctx._(N_("Sign me up")) + ": " + _workshop_label(ctx, w), str(w.id))
+            for w in found]
+
+
+def _render_workshop(t: Translator, workshop_id: str) -> Button:
+    return global_button("✍️ " + t.gettext(N_("Sign me up")), "bc", "signup", workshop_id)
+
+
+async def _workshop_upcoming(ctx: Ctx, workshop_id: str) -> bool:
+    return any(str(w.id) == workshop_id for w in await ctx.uow.workshops.upcoming(ctx.now))
+
+
 BUTTON_KINDS: dict[str, ButtonKind] = {
     "lab": ButtonKind(_offer_labs, _render_lab, _lab_open),
+    "workshop": ButtonKind(_offer_workshops, _render_workshop, _workshop_upcoming),
 }
 
 
@@ -505,6 +552,17 @@ async def give_opinion(data: CallbackData, ctx: Ctx) -> Go:
     if lab is None:
         raise Gone
     return await open_lab(lab.slug, ctx)
+
+
+@broadcast.action("signup")
+async def sign_me_up(data: CallbackData, ctx: Ctx) -> Go:
+    """"Sign me up" under an invitation: that workshop's sign-up, if it is still
+    upcoming (else "no longer available" and the menu)."""
+    from conversations.flows.workshops import sign_up_from_invitation
+
+    if not ctx.consented:
+        return Go("start.welcome")
+    return await sign_up_from_invitation(ctx, data.int_id())
 
 
 # -- /broadcasts: figures and control ----------------------------------------------

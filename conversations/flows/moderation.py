@@ -1,11 +1,12 @@
 """Moderation: /hide what a citizen wrote, /block and /unblock a citizen.
 
 ``/hide REF reason`` works on any kind of content registered in
-:data:`HIDEABLE` by its reference prefix. Opinions' comments (``OP-123``)
-are the first; proposals add themselves with one more entry: the prefix,
-the kind stored in ``hidden_content``, a function that finds the author (a
-:class:`PersonRecord`, ``None`` when erased, ``False`` when there is no such
-thing) and the words the author is told.
+:data:`HIDEABLE` by its reference prefix: opinions' comments (``OP-123``)
+and published proposals (``PR-45``, which then leave lists, detail views,
+exports and reports; their ratings stay). Each entry is the prefix, the kind
+stored in ``hidden_content``, a function that finds the author (a
+:class:`PersonRecord`, ``None`` when erased or not a citizen, ``False`` when
+there is nothing to hide) and the words the author is told.
 
 A blocked citizen's messages are kept, not relayed to the team, and they are
 told once, politely (see :mod:`conversations.flows.tickets`). Every action
@@ -24,7 +25,7 @@ from conversations.flows.staff import display_name, find_person
 from conversations.i18n import N_, translator
 from conversations.text import escape, reference
 from conversations.vocabulary import Event, Notify
-from storage.records import PersonRecord
+from storage.records import VISIBLE_STATUSES, PersonRecord
 
 REASON_LIMIT = 500
 
@@ -43,10 +44,23 @@ async def _opinion_author(ctx: Ctx, item_id: int) -> PersonRecord | bool | None:
     return await ctx.uow.moderation.opinion_author(item_id)
 
 
+async def _proposal_author(ctx: Ctx, item_id: int) -> PersonRecord | bool | None:
+    """Only a proposal others can see can be hidden (a pending one is rejected)."""
+    proposal = await ctx.uow.proposals.get(item_id)
+    if proposal is None or proposal.status not in VISIBLE_STATUSES:
+        return False
+    if proposal.citizen_id is None:  # written by staff or a workshop, or erased
+        return None
+    return await ctx.uow.staff.by_citizen_id(proposal.citizen_id)
+
+
 HIDEABLE: dict[str, Hideable] = {
     "OP": Hideable("opinion", "OP", _opinion_author,
                    N_("A moderator has hidden the comment of your opinion {ref}. Your rating "
                       "still counts. The reason: {reason}")),
+    "PR": Hideable("proposal", "PR", _proposal_author,
+                   N_("A moderator has hidden your proposal {ref}: it is no longer shown to "
+                      "others. The ratings it received are kept. The reason: {reason}")),
 }
 
 
@@ -58,7 +72,8 @@ def parse_reference(text: str) -> tuple[Hideable, int] | None:
     return hideable, int(number)
 
 
-@roles.staff_command("hide", roles.MODERATOR, N_("Hide a comment: /hide OP-123 reason"))
+@roles.staff_command("hide", roles.MODERATOR,
+                     N_("Hide a comment or a proposal: /hide OP-123 reason"))
 async def hide(event: Event, ctx: Ctx) -> Go:
     ref, _, reason = event.args.strip().partition(" ")
     reason = reason.strip()

@@ -12,6 +12,7 @@ from datetime import datetime, time
 
 from conversations.callback import CallbackData
 from conversations.flow import Ctx, Go, Gone, Screen, State, stay
+from conversations.flows.proposal_moderation import post_for_review
 from conversations.flows.proposals import SUBMIT_PHASE, current_lab, open_for, proposals
 from conversations.i18n import N_, pick
 from conversations.text import escape, reference
@@ -202,7 +203,8 @@ class Confirm(State):
         for key in ("title", "text", "target"):
             ctx.data.pop(key, None)
         ctx.data["reference"] = reference("PR", proposal_id)
-        return Go("sent", answer=ctx._(N_("Sent. Thank you!")))
+        return Go("sent", answer=ctx._(N_("Sent. Thank you!")),
+                  replies=tuple(await post_for_review(ctx, proposal_id)))
 
 
 @proposals.state("sent")

@@ -69,6 +69,8 @@ STATUS_LABELS = {
     "accepted": N_("Accepted"),
     "rejected": N_("Not accepted"),
     "implemented": N_("Implemented"),
+    # Not a status of its own: a published one a moderator hid (/hide PR-45).
+    "hidden": N_("Hidden by a moderator"),
 }
 AUTHOR_LABELS = {
     "citizen": N_("A citizen"),

@@ -35,6 +35,8 @@ ACTION_LABELS = {
     "hide": N_("hid"),
     "block": N_("blocked"),
     "unblock": N_("unblocked"),
+    "publish": N_("published"),
+    "reject": N_("rejected"),
 }
 
 

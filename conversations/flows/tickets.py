@@ -36,11 +36,21 @@ by the sender's periodic sweep (``OutboxStore.release_held_for_topics``).
 from __future__ import annotations
 
 from abc import abstractmethod
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from conversations import roles
 from conversations.callback import CallbackData
-from conversations.flow import Ctx, Flow, Go, Gone, Screen, State, global_button, stay
+from conversations.flow import (
+    Ctx,
+    Flow,
+    Go,
+    Gone,
+    Screen,
+    State,
+    free_text,
+    global_button,
+    stay,
+)
 from conversations.flows.menu import journey
 from conversations.flows.onboarding import PRIVACY_PURPOSE
 from conversations.i18n import N_, Translator, translator
@@ -63,6 +73,9 @@ from storage.records import TicketRecord
 from storage.unit_of_work import UnitOfWork
 
 ACCEPTED_MEDIA = ("voice", "photo")
+#: Text typed (instead of pressing "Reply") this long after the team's answer
+#: still goes into that ticket.
+REPLY_WINDOW = timedelta(hours=24)
 TEXT_LIMIT = 3500  # leaves room for the header in Telegram's 4,096 characters
 PREVIEW = 300
 
@@ -302,6 +315,28 @@ async def _told_once(ctx: Ctx) -> list[Reply]:
     return [Send(ctx._(N_("We have saved your message. The team is not taking new messages "
                           "from you at the moment; if you think this is a mistake, please "
                           "contact the administration through its usual channels.")))]
+
+
+@free_text
+async def reply_without_the_button(text: str, ctx: Ctx) -> Go | None:
+    """Text typed where only buttons are expected, after an answer from the team
+    in the last 24 hours: it is their reply, so it goes into that ticket (the
+    most recently answered open one) rather than "please use the buttons"."""
+    if not ctx.consented or ctx.citizen is None or ctx.in_moderators_chat:
+        return None
+    ticket = await ctx.uow.tickets.answered_since(ctx.citizen.id, ctx.now - REPLY_WINDOW)
+    text = text.strip()
+    if ticket is None or not text:
+        return None
+    if len(text) > TEXT_LIMIT:
+        return stay(ctx._(N_("Your message has {length} characters and the limit is {max}. "
+                             "Please shorten it and send it again; nothing was saved "
+                             "yet.")).format(length=ctx.t.number(len(text)),
+                                             max=ctx.t.number(TEXT_LIMIT)), show=False)
+    replies = await relay_from_citizen(ctx, ticket, text, None, None, ctx.event.message_id)
+    notice = "✅ " + ctx._(N_("Added to your question {ref}. The team will answer you "
+                             "here.")).format(ref=ticket_ref(ticket.id))
+    return Go(show=False, notice=notice, replies=tuple(replies))
 
 
 @tickets.action("reply")

@@ -175,11 +175,34 @@ class Detail(State):
         if data.action != "signup":
             return None
         await upcoming_workshop(ctx)
-        assert ctx.citizen is not None
-        ctx.data.update(answers={}, question=0)
-        if not await ctx.uow.citizens.has_consent(ctx.citizen.id, PURPOSE):
-            return Go("consent")
-        return await next_question(ctx)
+        return await begin_sign_up(ctx)
+
+
+async def begin_sign_up(ctx: Ctx) -> Go:
+    """The sign-up of the workshop in ``ctx.data``: the consent the first time,
+    then its questions, then the seat (or the waiting list)."""
+    assert ctx.citizen is not None
+    ctx.data.update(answers={}, question=0)
+    if not await ctx.uow.citizens.has_consent(ctx.citizen.id, PURPOSE):
+        return Go("consent")
+    return await next_question(ctx)
+
+
+async def sign_up_from_invitation(ctx: Ctx, workshop_id: int | None) -> Go:
+    """A "Sign me up" button under a broadcast: from any message, that
+    workshop's sign-up step (rechecked: still upcoming, else Gone). Someone
+    already signed up or waiting sees where they stand instead."""
+    workshop = await upcoming_workshop(ctx, workshop_id)
+    assert ctx.citizen is not None
+    # The conversation moves to this workshop's detail, then on from there.
+    kept = {"lang": ctx.state.data["lang"]} if "lang" in ctx.state.data else {}
+    ctx.state.flow, ctx.state.state = workshops.name, "detail"
+    ctx.state.data = {**kept, "workshop_id": workshop.id}
+    ctx.flow = workshops.name
+    mine = await ctx.uow.workshops.registration_of(workshop.id, ctx.citizen.id)
+    if mine is not None and mine.status != "cancelled":
+        return Go("detail")
+    return await begin_sign_up(ctx)
 
 
 @workshops.state("consent")
