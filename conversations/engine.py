@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import conversations.flows  # noqa: F401  (importing the flows registers them)
-from conversations import commands, moderators
+from conversations import commands, log_context, moderators
 from conversations.callback import CallbackData, parse
 from conversations.flow import Ctx, Flow, Go, Gone, resolve
 from conversations.i18n import N_, normalise_language, translator
@@ -131,6 +131,7 @@ class Engine:
                 return Outcome([Answer()] if event.kind == "button" else [], duplicate=True)
             citizen = await uow.citizens.by_telegram_id(event.user.id)
             state = await uow.conversations.load(event.chat.id, event.user.id)
+            log_context.add(flow=state.flow, state=state.state)
             before = (state.flow, state.state, state.step, repr(state.data))
             ctx = Ctx(uow=uow, t=translator(self._language(event, citizen, state),
                                               self.settings.timezone),
@@ -183,7 +184,7 @@ class Engine:
         replies: list[Reply] = [Send(text)]
         if event.kind == "button":
             replies.insert(0, Answer())
-        return Outcome(replies)
+        return Outcome(replies, failed=True)
 
     # -- routing ------------------------------------------------------------
 
