@@ -68,6 +68,13 @@ def check_scale_out(settings: Settings, workers: int) -> None:
         missing.append("Redis (REDIS_URL)")
     if missing:
         raise CannotScaleOut(f"--workers {workers} needs " + ", ".join(missing))
+    _, webhook = split_listen(settings.webhook_listen)
+    _, ops = split_listen(settings.ops_listen)
+    if abs(webhook - ops) < workers:
+        raise CannotScaleOut(
+            f"--workers {workers} needs WEBHOOK_LISTEN and OPS_LISTEN at least {workers} "
+            f"ports apart (workers take {webhook}-{webhook + workers - 1} and "
+            f"{ops}-{ops + workers - 1}), e.g. 127.0.0.1:8100 and 127.0.0.1:9100")
 
 
 def shifted(listen: str, by: int) -> str:

@@ -40,6 +40,18 @@ def test_several_workers_are_refused_with_one_line(environment, capsys, env, mis
     assert capsys.readouterr().err == f"participa: --workers 3 needs {missing}\n"
 
 
+def test_port_ranges_that_overlap_are_refused(environment, capsys):  # type: ignore[no-untyped-def]
+    for name, value in {"WEBHOOK_URL": "https://bot.example.org/tg", "WEBHOOK_SECRET": SECRET,
+                        "DATABASE_URL": "postgresql+asyncpg://u@db/participa",
+                        "REDIS_URL": "redis://127.0.0.1:6379/0"}.items():
+        environment.setenv(name, value)
+    # The defaults, 8080 and 8081, suit one process only.
+    assert main(["run", "--workers", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "participa: --workers 2 needs WEBHOOK_LISTEN and OPS_LISTEN at least 2 ports apart "
+        "(workers take 8080-8081 and 8081-8082), e.g. 127.0.0.1:8100 and 127.0.0.1:9100\n")
+
+
 def test_each_worker_listens_on_its_own_ports(environment):  # type: ignore[no-untyped-def]
     environment.setenv("WEBHOOK_LISTEN", "0.0.0.0:8080")
     environment.setenv("OPS_LISTEN", "127.0.0.1:9100")
