@@ -174,7 +174,6 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from storage import migrate
 
     if args.verb == "run":
-        from bot.app import run_bot
         from bot.workers import CannotScaleOut, check_scale_out, run_workers
 
         try:
@@ -183,7 +182,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(f"participa: {error}", file=sys.stderr)
             return 2
         if args.workers > 1:
+            # The supervisor imports nothing that records metrics: its own
+            # files would be left in PROMETHEUS_MULTIPROC_DIR.
             return run_workers(settings, args.workers)
+        from bot.app import run_bot
+
         asyncio.run(run_bot(settings))
         return 0
     if args.verb == "console":
