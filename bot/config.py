@@ -154,6 +154,7 @@ class Settings(BaseSettings):
             workshop_reminder_hours=tuple(self.workshop_reminder_hours),
             workshop_no_offers_hours=self.workshop_no_offers_hours,
             workshop_offer_max_hours=self.workshop_offer_max_hours,
+            error_alert_minutes=self.error_alert_minutes,
         )
 
 

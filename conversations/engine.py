@@ -9,6 +9,7 @@ replies are returned for sending.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from conversations.vocabulary import (
     Event,
     Leave,
     Media,
+    Notify,
     Outcome,
     Queued,
     Reply,
@@ -179,12 +181,43 @@ class Engine:
             if event.update_id is not None:
                 await uow.updates.mark_seen(event.update_id, ctx.now)
             await uow.commit()
+        try:
+            await self._alert_admins(event, ctx, error)
+        except Exception as alert_error:  # the person's answer matters more than the alert
+            log.warning("could not queue the error alert: %s", type(alert_error).__name__)
         text = ctx._(N_("Sorry, something went wrong on our side. What you had saved is "
                         "safe; please try again in a moment."))
         replies: list[Reply] = [Send(text)]
         if event.kind == "button":
             replies.insert(0, Answer())
         return Outcome(replies, failed=True)
+
+    async def _alert_admins(self, event: Event, ctx: Ctx, error: Exception) -> None:
+        """Tell the moderators' group (where the admins are) that a handler
+        failed: at most one alert per ERROR_ALERT_MINUTES, whichever worker
+        sees the error (the outbox's dedupe key is per time slot)."""
+        chat = self.settings.moderators_chat_id
+        if chat is None:
+            return
+        minutes = self.settings.error_alert_minutes
+        slot = int(ctx.now.timestamp() // (minutes * 60))
+        t = translator(self.settings.default_language, self.settings.timezone)
+        text = "⚠️ " + t.gettext(N_(
+            "<b>Something went wrong in the bot</b>: {error} in {where}. The person was "
+            "asked to try again; nothing half-done was kept. The details are in the logs "
+            "(update {update})."
+        )).format(error=html.escape(type(error).__name__),
+                  where=html.escape(f"{ctx.state.flow}.{ctx.state.state}"),
+                  update=event.update_id if event.update_id is not None else "-")
+        text += "\n" + t.ngettext(
+            "Further errors in the next {count} minute are only logged.",
+            "Further errors in the next {count} minutes are only logged.",
+            minutes).format(count=minutes)
+        async with self.uow() as uow:
+            group = await uow.chats.current_id(chat)
+            await uow.outbox.enqueue(notification(
+                Notify(group, text, key=f"error-alert:{slot}"), ctx.now))
+            await uow.commit()
 
     # -- routing ------------------------------------------------------------
 
