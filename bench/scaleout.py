@@ -84,7 +84,17 @@ async def journey(citizen: Citizen, number: int) -> None:
 
 
 async def measure(workers: int, citizens: int, rounds: int, server: str, redis: str) -> dict:
-    with tempfile.TemporaryDirectory() as folder, services.throwaway_postgres(server) as url:
+    database = services.throwaway_postgres(server)
+    # Created and dropped in a thread: the helper runs its own event loop.
+    url = await asyncio.to_thread(database.__enter__)
+    try:
+        return await _measure(workers, citizens, rounds, url, redis)
+    finally:
+        await asyncio.to_thread(database.__exit__, None, None, None)
+
+
+async def _measure(workers: int, citizens: int, rounds: int, url: str, redis: str) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
         await prepare_database(url)
         prefix = services.new_redis_prefix()
         async with FakeBotAPI(token=TOKEN) as fake:

@@ -174,7 +174,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from storage import migrate
 
     if args.verb == "run":
-        from bot.workers import CannotScaleOut, check_scale_out, run_workers
+        from bot.workers import (
+            CannotScaleOut,
+            check_scale_out,
+            prepare_metrics_dir,
+            run_workers,
+        )
 
         try:
             check_scale_out(settings, args.workers)
@@ -185,6 +190,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             # The supervisor imports nothing that records metrics: its own
             # files would be left in PROMETHEUS_MULTIPROC_DIR.
             return run_workers(settings, args.workers)
+        prepare_metrics_dir(1)  # before anything records a metric
         from bot.app import run_bot
 
         asyncio.run(run_bot(settings))

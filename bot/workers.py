@@ -108,7 +108,7 @@ def _worker_main(index: int) -> None:
         raise SystemExit(1) from None
 
 
-def _prepare_metrics_dir(workers: int) -> Path | None:
+def prepare_metrics_dir(workers: int) -> Path | None:
     """prometheus_client's multiprocess mode: every worker writes its figures
     to files in one directory, and /metrics of any worker adds them up. The
     directory must be empty at start (left-overs would count twice)."""
@@ -186,7 +186,7 @@ class Supervisor:
 
 def run_workers(settings: Settings, workers: int) -> int:
     check_scale_out(settings, workers)
-    own_dir = _prepare_metrics_dir(workers)
+    own_dir = prepare_metrics_dir(workers)
     try:
         return Supervisor(workers).run()
     finally:
