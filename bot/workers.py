@@ -98,8 +98,9 @@ def _worker_main(index: int) -> None:
 
     settings = load_settings()
     configure_logging(**settings.log_settings(), worker=index)
-    # The supervisor handles Ctrl-C for the whole group: a worker stops on
-    # the SIGTERM it forwards, after finishing the updates in hand.
+    # Ctrl-C reaches the whole process group; until run_bot installs its own
+    # handlers (which stop it cleanly) a worker must not die of it half-started.
+    # The supervisor forwards SIGTERM as well.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         asyncio.run(run_bot(worker_settings(settings, index), worker=index))
