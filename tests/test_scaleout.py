@@ -153,6 +153,9 @@ async def test_three_workers_store_every_journey_once_and_answer_in_order(  # ty
         assert len(person.messages()) == 2, number
         assert transcript(person, number) == reference, number
     fake.assert_all_callbacks_answered()
+    # One worker took the scheduling lease; the others left the jobs to it.
+    assert len(re.findall(r"lease \S+lease:scheduler taken", cluster.log)) == 1, cluster.log
+    assert cluster.log.count("worker 0 listening") == 1
     # Any worker's /metrics adds up what all of them handled: the 8 updates of
     # each journey (/start, 6 presses, the comment), and again (recognised as
     # duplicates) each update delivered twice, each press raced to 2 workers.

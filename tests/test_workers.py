@@ -4,6 +4,7 @@ the scheduling lease is held by one worker at a time."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 import pytest
 from redis.asyncio import Redis
@@ -101,3 +102,28 @@ async def test_a_lease_is_given_up_when_redis_is_unreachable():  # type: ignore[
     stop.set()
     await lease.run(stop)
     await dead.aclose()
+
+
+async def test_housekeeping_runs_only_in_the_lease_holder(sql_backend, monkeypatch):  # type: ignore[no-untyped-def]
+    from bot import app
+
+    runs: list[str] = []
+
+    async def prune(sessions, now):  # type: ignore[no-untyped-def]
+        runs.append("prune")
+        return 0
+
+    monkeypatch.setattr(app, "prune_processed_updates", prune)
+    monkeypatch.setattr(app, "LEADER_CHECK_S", 0.05)
+    from tests.test_workshop_app import NotHolding, runtime
+
+    running = runtime(sql_backend)
+    running.settings = SimpleNamespace(retention_days=730)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.3, stop.set)
+    await app.housekeeping(running, stop, NotHolding())
+    assert runs == []
+    stop.clear()
+    asyncio.get_running_loop().call_later(0.3, stop.set)
+    await app.housekeeping(running, stop)  # the only process (or the holder)
+    assert runs == ["prune"]  # once: the next is due in an hour
