@@ -22,7 +22,9 @@ polling get 409 from Telegram), PostgreSQL (one SQLite file is one writer)
 and Redis (per-citizen locks, throttle, rate limit, lease).
 
 The supervisor restarts a worker that dies (SIGKILL, a crash) after a short
-pause; SIGTERM or SIGINT stops them all, each finishing its updates in hand.
+pause, and stops everything when a worker cannot start (restarting would
+not help) or they keep dying; SIGTERM or SIGINT stops them all, each
+finishing its updates in hand.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ RESTART_PAUSE_S = 1.0
 MAX_CRASHES = 5
 CRASH_WINDOW_S = 60.0
 STOP_GRACE_S = 40.0
+#: A worker's exit status for "cannot start" (BOT_TOKEN missing, the schema
+#: not up to date): restarting would not help, so everything stops.
+EXIT_NOT_READY = 3
 
 
 class CannotScaleOut(Exception):
@@ -106,7 +111,7 @@ def _worker_main(index: int) -> None:
         asyncio.run(run_bot(worker_settings(settings, index), worker=index))
     except NotReady as error:
         log.error("worker %d cannot start: %s", index, error)
-        raise SystemExit(1) from None
+        raise SystemExit(EXIT_NOT_READY) from None
 
 
 def prepare_metrics_dir(workers: int) -> Path | None:
@@ -160,6 +165,10 @@ class Supervisor:
                 now = time.monotonic()
                 self.crashes = [t for t in self.crashes if now - t < CRASH_WINDOW_S] + [now]
                 log.warning("worker %d exited (%s)", index, process.exitcode)
+                if process.exitcode == EXIT_NOT_READY:
+                    status = 1
+                    self.stop_all()
+                    break
                 if len(self.crashes) >= MAX_CRASHES:
                     log.error("workers keep dying (%d in %.0f s): stopping", len(self.crashes),
                               CRASH_WINDOW_S)

@@ -127,3 +127,40 @@ async def test_housekeeping_runs_only_in_the_lease_holder(sql_backend, monkeypat
     asyncio.get_running_loop().call_later(0.3, stop.set)
     await app.housekeeping(running, stop)  # the only process (or the holder)
     assert runs == ["prune"]  # once: the next is due in an hour
+
+
+def test_the_metrics_folder_is_emptied_at_start(monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    from bot.workers import prepare_metrics_dir
+
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_12345.db").write_bytes(b"from the last run")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    assert prepare_metrics_dir(3) is None  # the operator's folder: kept, emptied
+    assert list(folder.iterdir()) == []
+
+
+def test_workers_that_cannot_start_stop_everything_with_the_reason(tmp_path):  # type: ignore[no-untyped-def]
+    import os
+    import subprocess
+    import sys
+
+    from tests import services
+    from tests.deploy_files import ROOT
+
+    server = services.postgres_server_url()
+    if server is None:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    with services.throwaway_postgres(server) as url:  # never migrated
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
+               "BOT_TOKEN": TOKEN, "DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0",
+               "WEBHOOK_URL": "https://bot.example.org/tg", "WEBHOOK_SECRET": SECRET,
+               "WEBHOOK_LISTEN": "127.0.0.1:8100", "OPS_LISTEN": "127.0.0.1:9100"}
+        found = subprocess.run([sys.executable, "-m", "bot.cli", "run", "--workers", "2"],
+                               cwd=tmp_path, env=env, capture_output=True, text=True,
+                               timeout=60)
+    assert found.returncode == 1, found.stderr
+    assert "cannot start: the database is not up to date: run `participa db upgrade` first" \
+        in found.stderr
+    # Not restarted over and over: one start per worker at most.
+    assert found.stderr.count("started (pid") <= 2
