@@ -100,7 +100,11 @@ class Cluster:
             self.bot = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "run", "--workers", str(self.workers),
                 cwd=self.folder, env=self.env, stdout=output, stderr=asyncio.subprocess.STDOUT)
-        await self.wait_until_up()
+        try:
+            await self.wait_until_up()
+        except BaseException:
+            await self.stop()  # no nginx or workers left behind
+            raise
 
     async def wait_until_up(self) -> None:
         loop = asyncio.get_running_loop()

@@ -54,10 +54,18 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-async def cluster(fake, database, redis_prefix, tmp_path: Path) -> AsyncIterator[Cluster]:  # type: ignore[no-untyped-def]
+def send_rate() -> str:
+    """SEND_RATE of the workers: the default, shared through Redis."""
+    return "25"
+
+
+@pytest.fixture
+async def cluster(fake, database, redis_prefix, send_rate,  # type: ignore[no-untyped-def]
+                  tmp_path: Path) -> AsyncIterator[Cluster]:
     url, prefix = redis_prefix
     running = Cluster(fake, tmp_path, workers=3, database_url=database, redis_url=url,
-                      redis_prefix=prefix, env={"THROTTLE_PER_MINUTE": "0"})
+                      redis_prefix=prefix,
+                      env={"THROTTLE_PER_MINUTE": "0", "SEND_RATE": send_rate})
     try:
         await running.start()
         yield running
@@ -101,14 +109,15 @@ def comment_of(number: int) -> str:
     return f"Comment number {number} <i>from</i> citizen"
 
 
-async def journey(citizen: Citizen, number: int) -> None:
+async def journey(citizen: Citizen, number: int, *, answered: bool = True) -> None:
     await citizen.consent()
     await citizen.press("Give my opinion")
     await citizen.press("E-government website")
     await citizen.press(str(1 + number % 5))
     await citizen.text(comment_of(number))
     sent = await citizen.press("Send")
-    assert citizen.answer_to(sent).get("text") == "Sent. Thank you!"
+    if answered:
+        assert citizen.answer_to(sent).get("text") == "Sent. Thank you!"
 
 
 def transcript(citizen: Citizen, number: int) -> list[str]:
@@ -172,7 +181,15 @@ async def test_three_workers_store_every_journey_once_and_answer_in_order(  # ty
 
 # -- a worker SIGKILLed in the middle -------------------------------------------
 
-KILL_JOURNEYS = 120
+#: The issue asks for 1,000 journeys; the suite runs 120 (a minute on two
+#: cores). SCALEOUT_KILL_JOURNEYS=1000 runs the full figure.
+KILL_JOURNEYS = int(os.environ.get("SCALEOUT_KILL_JOURNEYS", "120"))
+
+
+#: A worker killed while it held a citizen's Redis lock leaves it to expire
+#: (storage.locks: 60 s); meanwhile that citizen's updates get 503 and are
+#: delivered again, as Telegram does for up to a day.
+PATIENCE_S = 90.0
 
 
 class Persistent(Citizen):
@@ -183,7 +200,7 @@ class Persistent(Citizen):
     async def handled(self, action):  # type: ignore[no-untyped-def]
         sent = self.last = await action()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
+        deadline = loop.time() + PATIENCE_S
         while sent.status != 200:
             assert loop.time() < deadline, f"never accepted: {sent.status} {sent.error}"
             await asyncio.sleep(0.2)
@@ -207,6 +224,10 @@ def worker_pids(supervisor: int) -> list[int]:
     return sorted(found)
 
 
+# Like a local Bot API server: no send budget, so that many journeys at once
+# are not queued behind the 25 messages a second (a press answered after
+# Telegram's deadline is left unanswered, as Telegram would).
+@pytest.mark.parametrize("send_rate", ["0"])
 async def test_a_worker_killed_mid_run_loses_no_confirmed_submission(  # type: ignore[no-untyped-def]
         cluster, fake, database):
     assert cluster.bot is not None
@@ -218,7 +239,9 @@ async def test_a_worker_killed_mid_run_loses_no_confirmed_submission(  # type: i
 
     async def run(person: Citizen, number: int) -> None:
         try:
-            await journey(person, number)
+            # The press's answer may be lost with the worker: confirmation is the
+            # message with the reference, checked below.
+            await journey(person, number, answered=False)
         except AssertionError:
             # A reply lost with the worker (replies are at most once): the
             # screen the citizen would press on never came. Told apart below.
