@@ -31,6 +31,7 @@ from conversations.i18n import available_languages
 from conversations.workshop_jobs import erase_sensitive_answers, run_workshop_jobs
 from storage import migrate
 from storage.housekeeping import prune_processed_updates
+from storage.leases import Lease, SoleProcess
 from storage.personal_data import purge_inactive
 from storage.sql import SqlUnitOfWork
 
@@ -38,7 +39,9 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_MAX_CONNECTIONS = 40
 SHUTDOWN_GRACE_S = 30.0
-HOUSEKEEPING_EVERY_S = 3600.0
+HOUSEKEEPING_EVERY = timedelta(hours=1)
+#: How often a worker that does not hold the scheduling lease looks again.
+LEADER_CHECK_S = 60.0
 # Waiting-list offers expire to the minute: checked this often.
 WORKSHOP_JOBS_EVERY_S = 60.0
 
@@ -55,54 +58,65 @@ async def _serve(app: web.Application, listen: str) -> web.AppRunner:
     return runner
 
 
-async def housekeeping(runtime: Runtime, stop: asyncio.Event) -> None:
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def housekeeping(runtime: Runtime, stop: asyncio.Event, lease: Lease | None = None) -> None:
     """Hourly clean-up, the retention purge once a day, and yesterday's digest
-    of opinions for the moderators (a dedupe key per day); harmless when
-    several processes do it at once (all are idempotent)."""
+    of opinions for the moderators (a dedupe key per day). With several
+    workers only the lease's holder runs it (all of it is idempotent anyway);
+    the others look again every minute, to take over when the holder goes."""
+    lease = lease or SoleProcess()
+    last_run: datetime | None = None
     last_purge: datetime | None = None
     while not stop.is_set():
         now = runtime.engine.clock()
-        try:
-            pruned = await prune_processed_updates(runtime.sessions, now)
-            log.info("housekeeping: %d old update ids forgotten", pruned)
-            if last_purge is None or now - last_purge >= timedelta(days=1):
-                purged = await purge_inactive(runtime.sessions, now,
-                                              runtime.settings.retention_days)
-                erased = await erase_sensitive_answers(runtime.sessions, now)
-                last_purge = now
-                log.info("retention: %d inactive people erased, %d sensitive workshop "
-                         "answers", purged.people, erased)
-            async with SqlUnitOfWork(runtime.sessions) as uow:
-                if await queue_opinion_digest(uow, runtime.engine.settings, now):
-                    log.info("the daily digest of opinions is queued for the moderators")
-                await uow.commit()
-        except Exception as error:  # the database may be down for a while: try later
-            log.warning("housekeeping failed: %s", type(error).__name__)
-        try:
-            await asyncio.wait_for(stop.wait(), HOUSEKEEPING_EVERY_S)
-        except TimeoutError:
-            pass
+        if lease.held and (last_run is None or now - last_run >= HOUSEKEEPING_EVERY):
+            last_run = now
+            try:
+                pruned = await prune_processed_updates(runtime.sessions, now)
+                log.info("housekeeping: %d old update ids forgotten", pruned)
+                if last_purge is None or now - last_purge >= timedelta(days=1):
+                    purged = await purge_inactive(runtime.sessions, now,
+                                                  runtime.settings.retention_days)
+                    erased = await erase_sensitive_answers(runtime.sessions, now)
+                    last_purge = now
+                    log.info("retention: %d inactive people erased, %d sensitive workshop "
+                             "answers", purged.people, erased)
+                async with SqlUnitOfWork(runtime.sessions) as uow:
+                    if await queue_opinion_digest(uow, runtime.engine.settings, now):
+                        log.info("the daily digest of opinions is queued for the moderators")
+                    await uow.commit()
+            except Exception as error:  # the database may be down for a while: try later
+                log.warning("housekeeping failed: %s", type(error).__name__)
+        await _pause(stop, LEADER_CHECK_S)
 
 
-async def workshop_jobs(runtime: Runtime, stop: asyncio.Event, on_queued) -> None:  # type: ignore[no-untyped-def]
+async def workshop_jobs(runtime: Runtime, stop: asyncio.Event, on_queued,  # type: ignore[no-untyped-def]
+                        lease: Lease | None = None) -> None:
     """Expired offers, free seats for the waiting list, sensitive answers of past
-    workshops; every minute. Safe in several processes (see conversations.workshop_jobs)."""
+    workshops; every minute, by the lease's holder only (the jobs are safe in
+    several processes too: see conversations.workshop_jobs)."""
+    lease = lease or SoleProcess()
     while not stop.is_set():
-        try:
-            report = await run_workshop_jobs(runtime.engine.uow, runtime.sessions,
-                                             runtime.engine.settings, runtime.engine.clock())
-            if report.expired_offers or report.offers:
-                on_queued()
-            if report.expired_offers or report.offers or report.sensitive_answers_erased:
-                log.info("workshops: %d offers expired, %d seats offered, %d sensitive "
-                         "answers erased", report.expired_offers, report.offers,
-                         report.sensitive_answers_erased)
-        except Exception as error:  # the database may be down for a while: try later
-            log.warning("workshop jobs failed: %s", type(error).__name__)
-        try:
-            await asyncio.wait_for(stop.wait(), WORKSHOP_JOBS_EVERY_S)
-        except TimeoutError:
-            pass
+        if lease.held:
+            try:
+                report = await run_workshop_jobs(runtime.engine.uow, runtime.sessions,
+                                                 runtime.engine.settings,
+                                                 runtime.engine.clock())
+                if report.expired_offers or report.offers:
+                    on_queued()
+                if report.expired_offers or report.offers or report.sensitive_answers_erased:
+                    log.info("workshops: %d offers expired, %d seats offered, %d sensitive "
+                             "answers erased", report.expired_offers, report.offers,
+                             report.sensitive_answers_erased)
+            except Exception as error:  # the database may be down for a while: try later
+                log.warning("workshop jobs failed: %s", type(error).__name__)
+        await _pause(stop, WORKSHOP_JOBS_EVERY_S)
 
 
 async def learn_bot_username(runtime: Runtime, transport: Transport) -> None:
@@ -117,6 +131,25 @@ async def learn_bot_username(runtime: Runtime, transport: Transport) -> None:
                                                       bot_username=username)
 
 
+async def publish_menus(runtime: Runtime, transport: Transport, sender: OutboxSender) -> None:
+    """Commands and descriptions for everyone, the staff's own menus: once per
+    start, by one worker (both are cosmetic: the bot works without them)."""
+    settings = runtime.settings
+    try:
+        await transport.publish_profile(available_languages(), settings.default_locale)
+    except Exception as error:
+        log.warning("could not publish commands and descriptions: %s", error)
+    try:
+        async with SqlUnitOfWork(runtime.sessions) as uow:
+            flow = runtime.engine.settings
+            if await refresh_menus(uow, flow.admin_ids, flow.default_language,
+                                   runtime.engine.clock()):
+                sender.wake()
+            await uow.commit()
+    except Exception as error:
+        log.warning("could not queue the staff's command menus: %s", type(error).__name__)
+
+
 def make_transport(settings: Settings, runtime: Runtime) -> Transport:
     """The adapter BOT_FRAMEWORK names; the rest of the process is the same for both."""
     assert settings.bot_token is not None
@@ -125,7 +158,10 @@ def make_transport(settings: Settings, runtime: Runtime) -> Transport:
                 on_blocked=runtime.mark_blocked, limiter=runtime.limiter)
 
 
-async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None:
+async def run_bot(settings: Settings, stop: asyncio.Event | None = None, *,
+                  worker: int = 0) -> None:
+    """One process of the bot. ``worker`` is its index under ``participa run
+    --workers N``: worker 0 alone sets the webhook and publishes the menus."""
     if settings.bot_token is None:
         raise NotReady("BOT_TOKEN is not set: get one from @BotFather, or try "
                        "`participa console`")
@@ -145,37 +181,33 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
                           spacing=1 / settings.send_rate if settings.send_rate else 0.0,
                           broadcast_limiter=runtime.broadcast_limiter)
     pipeline = Pipeline(runtime.engine, transport, on_queued=sender.wake)
-    jobs = asyncio.create_task(workshop_jobs(runtime, stop, sender.wake))
+    lease = runtime.scheduling_lease()
+    await lease.tick()  # the first worker up starts the scheduled work at once
+    leasing = asyncio.create_task(lease.run(stop))
+    jobs = asyncio.create_task(workshop_jobs(runtime, stop, sender.wake, lease))
     runners: list[web.AppRunner] = []
     poller: Poller | None = None
     polling: asyncio.Task | None = None
     await learn_bot_username(runtime, transport)
-    cleaning = asyncio.create_task(housekeeping(runtime, stop))
+    cleaning = asyncio.create_task(housekeeping(runtime, stop, lease))
     # The sender stops only after updates stopped coming (they may queue more).
     sender_stop = asyncio.Event()
     sending = asyncio.create_task(sender.run(sender_stop))
     try:
-        try:
-            await transport.publish_profile(available_languages(), settings.default_locale)
-        except Exception as error:  # cosmetic: the bot works without its menu
-            log.warning("could not publish commands and descriptions: %s", error)
-        try:
-            async with SqlUnitOfWork(runtime.sessions) as uow:
-                flow = runtime.engine.settings
-                if await refresh_menus(uow, flow.admin_ids, flow.default_language,
-                                       runtime.engine.clock()):
-                    sender.wake()
-                await uow.commit()
-        except Exception as error:  # the staff's own menus: cosmetic too
-            log.warning("could not queue the staff's command menus: %s", type(error).__name__)
-        runners.append(await _serve(ops_app(runtime.readiness_checks()), settings.ops_listen))
+        if worker == 0:
+            await publish_menus(runtime, transport, sender)
+        runners.append(await _serve(ops_app(runtime.readiness_checks(), runtime.outbox.waiting),
+                                    settings.ops_listen))
         if settings.webhook_url:
             assert settings.webhook_secret is not None
             secret = settings.webhook_secret.get_secret_value()
             runners.append(await _serve(webhook_app(pipeline, settings.webhook_path, secret),
                                         settings.webhook_listen))
-            await transport.set_webhook(settings.webhook_url, secret, WEBHOOK_MAX_CONNECTIONS)
-            log.info("webhook mode: listening on %s", settings.webhook_listen)
+            if worker == 0:
+                await transport.set_webhook(settings.webhook_url, secret,
+                                            WEBHOOK_MAX_CONNECTIONS)
+            log.info("webhook mode: worker %d listening on %s", worker,
+                     settings.webhook_listen)
         else:
             poller = Poller(pipeline)
             polling = asyncio.create_task(poller.run())
@@ -200,6 +232,6 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             await runner.cleanup()  # waits for webhook requests in flight
         stop.set()
         sender_stop.set()
-        await asyncio.gather(cleaning, jobs, sending, return_exceptions=True)
+        await asyncio.gather(cleaning, jobs, sending, leasing, return_exceptions=True)
         await transport.close()
         await runtime.close()

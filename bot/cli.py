@@ -1,6 +1,6 @@
 """The ``participa`` command: whole-system verbs at the top, things with verbs below.
 
-    participa run                          the bot: polling, or webhook when WEBHOOK_URL is set
+    participa run [--workers N]            the bot: polling, or webhook when WEBHOOK_URL is set
     participa console                      every journey in a terminal
     participa db upgrade|downgrade|current
     participa import FILE... | --demo
@@ -35,7 +35,11 @@ def _parser() -> argparse.ArgumentParser:
                                      "participation bot.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
-    verbs.add_parser("run", help="run the bot on Telegram (polling, or webhook with WEBHOOK_URL)")
+    run = verbs.add_parser("run", help="run the bot on Telegram (polling, or webhook with "
+                                       "WEBHOOK_URL)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="N webhook workers on consecutive ports from WEBHOOK_LISTEN and "
+                          "OPS_LISTEN (N > 1 needs WEBHOOK_URL, PostgreSQL and Redis)")
 
     console = verbs.add_parser("console", help="play every journey in this terminal")
     console.add_argument("--user-id", type=int, default=1000,
@@ -137,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"participa: configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(**settings.log_settings())
     try:
         return _dispatch(args, settings)
     except KeyboardInterrupt:
@@ -170,6 +174,23 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from storage import migrate
 
     if args.verb == "run":
+        from bot.workers import (
+            CannotScaleOut,
+            check_scale_out,
+            prepare_metrics_dir,
+            run_workers,
+        )
+
+        try:
+            check_scale_out(settings, args.workers)
+        except CannotScaleOut as error:
+            print(f"participa: {error}", file=sys.stderr)
+            return 2
+        if args.workers > 1:
+            # The supervisor imports nothing that records metrics: its own
+            # files would be left in PROMETHEUS_MULTIPROC_DIR.
+            return run_workers(settings, args.workers)
+        prepare_metrics_dir(1)  # before anything records a metric
         from bot.app import run_bot
 
         asyncio.run(run_bot(settings))

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     workshop_no_offers_hours: int = Field(2, ge=0)
     workshop_offer_max_hours: int = Field(24, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    log_hash_key: SecretStr | None = None
+    #: Admins hear of handler errors in the moderators' group at most this often.
+    error_alert_minutes: int = Field(15, ge=1)
 
     @field_validator("admin_ids", "workshop_reminder_hours", mode="before")
     @classmethod
@@ -121,6 +125,20 @@ class Settings(BaseSettings):
                                  "A-Z a-z 0-9 _ - when WEBHOOK_URL is set")
         return self
 
+    @model_validator(mode="after")
+    def _json_logs_need_a_key(self) -> Settings:
+        key = self.log_hash_key.get_secret_value() if self.log_hash_key else ""
+        if self.log_format == "json" and len(key) < 16:
+            raise ValueError("LOG_HASH_KEY must be set (16 characters or more) when "
+                             "LOG_FORMAT=json: it keys the hash that stands for user ids")
+        return self
+
+    def log_settings(self) -> dict:
+        """configure_logging's arguments."""
+        return {"level": self.log_level, "log_format": self.log_format,
+                "hash_key": self.log_hash_key.get_secret_value() if self.log_hash_key
+                else None}
+
     @property
     def webhook_path(self) -> str:
         return urlsplit(self.webhook_url or "").path or "/"
@@ -136,6 +154,7 @@ class Settings(BaseSettings):
             workshop_reminder_hours=tuple(self.workshop_reminder_hours),
             workshop_no_offers_hours=self.workshop_no_offers_hours,
             workshop_offer_max_hours=self.workshop_offer_max_hours,
+            error_alert_minutes=self.error_alert_minutes,
         )
 
 

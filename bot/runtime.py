@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.sender import BROADCAST_SHARE, PER_CHAT_PER_SECOND, PER_GROUP_PER_MINUTE
 from conversations.engine import Engine
 from storage.database import create_engine, session_factory
+from storage.leases import Lease, RedisLease, SoleProcess
 from storage.limits import LocalThrottle, RedisThrottle, Throttle
 from storage.locks import LocalLocks, Locks, RedisLocks
 from storage.outbox import OutboxStore
@@ -63,6 +64,13 @@ class Runtime:
             if redis is not None else LocalSendLimiter(**share))
         return cls(settings, db, sessions, redis, engine, limiter, OutboxStore(sessions),
                    broadcast_limiter)
+
+    def scheduling_lease(self) -> Lease:
+        """Who runs the scheduled work: the holder of a Redis lease, or this
+        process when there is no Redis (then it is the only one)."""
+        if self.redis is None:
+            return SoleProcess()
+        return RedisLease(self.redis, f"{self.settings.redis_prefix}lease:scheduler")
 
     async def check_database(self) -> None:
         async with self.db.connect() as conn:

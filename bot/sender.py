@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from bot import metrics
 from bot.transport import Delivery, Transport
 from conversations import sent_hooks
 from storage.outbox import LEASE, OutboxResult, OutboxRow, OutboxStore
@@ -245,7 +246,10 @@ class OutboxSender:
 
     async def _record(self, row: OutboxRow, delivery: Delivery, chat_was_busy: bool,
                       now: datetime) -> None:
+        metrics.TELEGRAM_ANSWERS.labels(
+            metrics.delivery_code(delivery.outcome, delivery.retry_after)).inc()
         if delivery.outcome == "sent":
+            metrics.OUTBOX_SENT.labels(metrics.priority_name(row.priority)).inc()
             await self._recorder.sent(row.id, delivery.message_id, self.clock())
             self.sent_count += 1
             await self._run_hook(row, delivery.message_id)

@@ -10,6 +10,7 @@ replies are returned for sending.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import conversations.flows  # noqa: F401  (importing the flows registers them)
-from conversations import commands, moderators
+from conversations import commands, log_context, moderators
 from conversations.callback import CallbackData, parse
 from conversations.flow import Ctx, Flow, Go, Gone, resolve
 from conversations.i18n import N_, normalise_language, translator
@@ -33,6 +34,7 @@ from conversations.vocabulary import (
     Event,
     Leave,
     Media,
+    Notify,
     Outcome,
     Queued,
     Reply,
@@ -156,6 +158,7 @@ class Engine:
                 return Outcome([Answer()] if event.kind == "button" else [], duplicate=True)
             citizen = await uow.citizens.by_telegram_id(event.user.id)
             state = await uow.conversations.load(event.chat.id, event.user.id)
+            log_context.add(flow=state.flow, state=state.state)
             before = (state.flow, state.state, state.step, repr(state.data))
             ctx = Ctx(uow=uow, t=translator(self._language(event, citizen, state),
                                               self.settings.timezone),
@@ -203,12 +206,43 @@ class Engine:
             if event.update_id is not None:
                 await uow.updates.mark_seen(event.update_id, ctx.now)
             await uow.commit()
+        try:
+            await self._alert_admins(event, ctx, error)
+        except Exception as alert_error:  # the person's answer matters more than the alert
+            log.warning("could not queue the error alert: %s", type(alert_error).__name__)
         text = ctx._(N_("Sorry, something went wrong on our side. What you had saved is "
                         "safe; please try again in a moment."))
         replies: list[Reply] = [Send(text)]
         if event.kind == "button":
             replies.insert(0, Answer())
-        return Outcome(replies)
+        return Outcome(replies, failed=True)
+
+    async def _alert_admins(self, event: Event, ctx: Ctx, error: Exception) -> None:
+        """Tell the moderators' group (where the admins are) that a handler
+        failed: at most one alert per ERROR_ALERT_MINUTES, whichever worker
+        sees the error (the outbox's dedupe key is per time slot)."""
+        chat = self.settings.moderators_chat_id
+        if chat is None:
+            return
+        minutes = self.settings.error_alert_minutes
+        slot = int(ctx.now.timestamp() // (minutes * 60))
+        t = translator(self.settings.default_language, self.settings.timezone)
+        text = "⚠️ " + t.gettext(N_(
+            "<b>Something went wrong in the bot</b>: {error} in {where}. The person was "
+            "asked to try again; nothing half-done was kept. The details are in the logs "
+            "(update {update})."
+        )).format(error=html.escape(type(error).__name__),
+                  where=html.escape(f"{ctx.state.flow}.{ctx.state.state}"),
+                  update=event.update_id if event.update_id is not None else "-")
+        text += "\n" + t.ngettext(
+            "Further errors in the next {count} minute are only logged.",
+            "Further errors in the next {count} minutes are only logged.",
+            minutes).format(count=minutes)
+        async with self.uow() as uow:
+            group = await uow.chats.current_id(chat)
+            await uow.outbox.enqueue(notification(
+                Notify(group, text, key=f"error-alert:{slot}"), ctx.now))
+            await uow.commit()
 
     # -- routing ------------------------------------------------------------
 

@@ -27,3 +27,5 @@ class FlowSettings:
     workshop_no_offers_hours: int = 2
     workshop_offer_max_hours: int = 24
     workshop_answer_max_chars: int = 300
+    # A bug in a handler is announced in the moderators' group at most this often.
+    error_alert_minutes: int = 15

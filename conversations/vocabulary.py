@@ -250,3 +250,4 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     duplicate: bool = False
     queued: int = 0  # outbox rows written: the sender may be woken
+    failed: bool = False  # a handler raised: the person got "something went wrong"

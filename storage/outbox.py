@@ -364,6 +364,16 @@ class OutboxStore:
                 .group_by(m.OutboxMessage.status, m.OutboxMessage.priority))
             return {(status, priority): count for status, priority, count in rows}
 
+    async def waiting(self) -> dict[int, int]:
+        """Rows still to be sent (pending or being sent), by priority: the
+        metrics' outbox depth, without counting the sent history."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(m.OutboxMessage.priority, func.count())
+                .where(m.OutboxMessage.status.in_(("pending", "sending")))
+                .group_by(m.OutboxMessage.priority))
+            return {priority: count for priority, count in rows}
+
     async def _finish(self, row_id: int, **values: object) -> None:
         async with self.sessions() as session:
             await session.execute(update(m.OutboxMessage).where(m.OutboxMessage.id == row_id)

@@ -48,3 +48,24 @@ async def test_the_job_loop_expires_offers_and_wakes_the_sender(sql_backend):  #
     await asyncio.wait_for(workshop_jobs(runtime(sql_backend, clock), stop, stop.set), 10)
     assert len(await outbox(sql_backend, cai.id)) == 1  # the seat offered to the next one
     assert any("is over" in r["body"] for r in await outbox(sql_backend, bea.id))
+
+
+class NotHolding:
+    """Another worker holds the scheduling lease."""
+
+    held = False
+
+    async def tick(self) -> bool:
+        return False
+
+
+async def test_the_job_loop_leaves_the_jobs_to_the_lease_holder(sql_backend):  # type: ignore[no-untyped-def]
+    clock = Clock()
+    ana, _, cai = await full_workshop_with_queue(sql_backend, clock)
+    await give_up(ana)
+    clock.now = NOW + timedelta(hours=24)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.3, stop.set)
+    await asyncio.wait_for(workshop_jobs(runtime(sql_backend, clock), stop, stop.set,
+                                         NotHolding()), 10)
+    assert await outbox(sql_backend, cai.id) == []  # nothing done here
