@@ -10,38 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
-import socket
 import sys
 from pathlib import Path
 
 import aiohttp
 
 from tests.deploy_files import ROOT, local_nginx_conf, nginx_binary
-from tests.e2e import SECRET, TOKEN, free_port
+from tests.e2e import SECRET, TOKEN, consecutive_free_ports, free_port
 from tests.fake_bot_api import FakeBotAPI
 
 START_TIMEOUT_S = 30.0
-
-
-def consecutive_free_ports(count: int) -> int:
-    """The first of ``count`` consecutive ports nothing listens on."""
-    for _ in range(200):
-        base = random.randint(20_000, 50_000)
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free port range")
 
 
 class Cluster:

@@ -9,6 +9,7 @@ webhook mode once the bot answered the POST with 200.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -28,10 +29,44 @@ TOKEN = "123456789:AAE2eTestTokenForTheFakeBotApi_x"
 SECRET = "e2e-webhook-secret_42"
 
 
+def listening_ports() -> range:
+    """Ports for the servers tests start: below the kernel's ephemeral range.
+
+    A port the kernel hands out (bind to 0) is free only until the next
+    outgoing connection: every client socket (PostgreSQL, Redis, HTTP) takes
+    one from that same range, and one took a test's webhook port in CI
+    ("address already in use"). Below the range, only another listener can.
+    """
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(10_000, max(low, 10_001))
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, outside the ephemeral range."""
+    return consecutive_free_ports(1)
+
+
+def consecutive_free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (see :func:`listening_ports`)."""
+    ports = listening_ports()
+    for _ in range(500):
+        base = random.randrange(ports.start, ports.stop - count)
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free port range")
 
 
 def sqlite_file_url(folder: Path) -> str:
