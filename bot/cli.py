@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -211,32 +212,23 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         _require_schema(settings)
         return asyncio.run(_import(settings, args))
-    if args.verb == "export":
-        _require_schema(settings)
-        return asyncio.run(_export(settings, args))
-    if args.verb == "report":
-        _require_schema(settings)
-        return asyncio.run(_report(settings, args))
-    if args.verb == "purge":
-        _require_schema(settings)
-        return asyncio.run(_purge(settings, args.dry_run))
-    if args.verb == "proposals":
-        _require_schema(settings)
-        return asyncio.run(_proposal_status(settings, args))
-    if args.verb == "roles":
-        _require_schema(settings)
-        return asyncio.run(_roles(settings, args))
-    if args.verb == "broadcasts":
-        _require_schema(settings)
-        return asyncio.run(_broadcasts(settings, args))
-    if args.verb == "workshops":
-        _require_schema(settings)
-        from bot.workshops_cli import create_workshop, list_workshops
+    verb = DATA_VERBS.get(args.verb)
+    if verb is None:
+        return 2
+    _require_schema(settings)
+    return asyncio.run(verb(settings, args))
 
-        if args.workshops_verb == "list":
-            return asyncio.run(list_workshops(settings))
-        return asyncio.run(create_workshop(settings, args))
-    return 2
+
+async def _purge_verb(settings: Settings, args: argparse.Namespace) -> int:
+    return await _purge(settings, args.dry_run)
+
+
+async def _workshops(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.workshops_cli import create_workshop, list_workshops
+
+    if args.workshops_verb == "list":
+        return await list_workshops(settings)
+    return await create_workshop(settings, args)
 
 
 async def _roles(settings: Settings, args: argparse.Namespace) -> int:
@@ -478,6 +470,14 @@ async def _broadcasts(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print("\n".join(_figures_lines(figures)))
     return 0
+
+
+# The verbs that read or write the database: each needs the schema up to date.
+DATA_VERBS: dict[str, Callable[[Settings, argparse.Namespace], Awaitable[int]]] = {
+    "export": _export, "report": _report, "purge": _purge_verb,
+    "proposals": _proposal_status, "roles": _roles, "broadcasts": _broadcasts,
+    "workshops": _workshops,
+}
 
 
 if __name__ == "__main__":
