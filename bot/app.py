@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -159,9 +160,11 @@ def make_transport(settings: Settings, runtime: Runtime) -> Transport:
 
 
 async def run_bot(settings: Settings, stop: asyncio.Event | None = None, *,
-                  worker: int = 0) -> None:
+                  worker: int = 0, on_serving: Callable[[], None] | None = None) -> None:
     """One process of the bot. ``worker`` is its index under ``participa run
-    --workers N``: worker 0 alone sets the webhook and publishes the menus."""
+    --workers N``: worker 0 alone sets the webhook and publishes the menus.
+    ``on_serving`` is called once updates are being taken (the process's
+    start-up is over: see bot/gc_tuning.py)."""
     if settings.bot_token is None:
         raise NotReady("BOT_TOKEN is not set: get one from @BotFather, or try "
                        "`participa console`")
@@ -212,6 +215,8 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None, *,
             poller = Poller(pipeline)
             polling = asyncio.create_task(poller.run())
             log.info("polling mode")
+        if on_serving is not None:
+            on_serving()
         waiter = asyncio.create_task(stop.wait())
         await asyncio.wait([waiter, *([polling] if polling else [])],
                            return_when=asyncio.FIRST_COMPLETED)

@@ -192,9 +192,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             # files would be left in PROMETHEUS_MULTIPROC_DIR.
             return run_workers(settings, args.workers)
         prepare_metrics_dir(1)  # before anything records a metric
+        from bot import gc_tuning
         from bot.app import run_bot
 
-        asyncio.run(run_bot(settings))
+        asyncio.run(run_bot(settings, on_serving=gc_tuning.settle_after_start))
         return 0
     if args.verb == "console":
         _require_schema(settings)

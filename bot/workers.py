@@ -97,6 +97,7 @@ def worker_settings(settings: Settings, index: int) -> Settings:
 
 def _worker_main(index: int) -> None:
     """A worker process: the settings are read again from the same environment."""
+    from bot import gc_tuning
     from bot.app import NotReady, run_bot
     from bot.config import load_settings
     from bot.logs import configure_logging
@@ -108,7 +109,8 @@ def _worker_main(index: int) -> None:
     # The supervisor forwards SIGTERM as well.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(run_bot(worker_settings(settings, index), worker=index))
+        asyncio.run(run_bot(worker_settings(settings, index), worker=index,
+                            on_serving=gc_tuning.settle_after_start))
     except NotReady as error:
         log.error("worker %d cannot start: %s", index, error)
         raise SystemExit(EXIT_NOT_READY) from None
