@@ -22,8 +22,9 @@ the reply before the next step), and the ratio to the echo bot; (2) reply
 latency p50/p99 at a fixed offered load of 100 updates/s (new citizens,
 the same steps: the time from the update being available to the bot's
 first message or edit in that chat); (3) the bot process's CPU time per
-update. ``--profile`` runs Participa under cProfile (SQLite) and prints
-where its time goes.
+update. ``--profile`` runs Participa under cProfile (CPU time; on PostgreSQL
+when a server is given) and prints where its time goes, and the share of
+the garbage collector.
 """
 
 from __future__ import annotations
@@ -199,13 +200,29 @@ def start_participa(framework: str, base: str, database_url: str, workdir: Path,
 
 
 PROFILED_RUN = """
-import cProfile, signal, sys
+import cProfile, gc, json, signal, sys, time
 from bot.cli import main
-profiler = cProfile.Profile()
-signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+# CPU time, not wall time: waiting in epoll is not where the time goes.
+profiler = cProfile.Profile(time.process_time)
+collecting = {{"seconds": 0.0, "since": None, "on": False}}
+def collector(phase, info):
+    if not collecting["on"]:
+        return
+    if phase == "start":
+        collecting["since"] = time.process_time()
+    elif collecting["since"] is not None:
+        collecting["seconds"] += time.process_time() - collecting["since"]
+gc.callbacks.append(collector)
+def start(*_):
+    collecting["on"] = True
+    profiler.enable()
 def stop(*_):
     profiler.disable()
+    collecting["on"] = False
     profiler.dump_stats({path!r})
+    with open({path!r} + ".gc", "w") as out:
+        json.dump({{"gc_seconds": collecting["seconds"]}}, out)
+signal.signal(signal.SIGUSR1, start)
 signal.signal(signal.SIGUSR2, stop)
 sys.exit(main(["run"]))
 """
@@ -386,9 +403,11 @@ def print_table(results: list[Result]) -> None:
 
 def print_profile(path: Path, updates: int) -> None:
     """Own time by package (where the CPU goes), then the busiest functions."""
+    import json
     import pstats
 
     stats = pstats.Stats(str(path))
+    gc_seconds = json.loads(Path(f"{path}.gc").read_text())["gc_seconds"]
     by_package: Counter[str] = Counter()
     for (file, _, function), (_, _, own, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         by_package[_package(file, function)] += own
@@ -398,6 +417,8 @@ def print_profile(path: Path, updates: int) -> None:
     for package, seconds in by_package.most_common(15):
         print(f"  {package:28} {seconds / updates * 1000:6.3f} ms/update  "
               f"{seconds / total:6.1%}")
+    print(f"  (the garbage collector, inside the figures above: "
+          f"{gc_seconds / updates * 1000:.3f} ms/update, {gc_seconds / total:.1%})")
     stats.sort_stats("tottime").print_stats(20)
 
 

@@ -50,6 +50,7 @@ MEDIA_FIELDS = ("photo", "voice", "audio", "video", "video_note", "document", "s
                 "animation", "location", "contact", "poll")
 MAX_ATTEMPTS = 3
 TOPIC_NAME_LIMIT = 128
+ANSWER_TEXT_LIMIT = 200  # answerCallbackQuery text, 0-200 characters
 MAX_RETRY_AFTER_S = 60
 
 Rows = list[list[tuple[str, str]]]  # inline buttons as (label, callback data)
@@ -304,7 +305,8 @@ class BotApiTransport(ABC):
 
     async def _answer(self, callback_id: str, text: str | None, alert: bool) -> None:
         try:
-            await self._answer_callback(callback_id, text[:200] if text else None, alert)
+            await self._answer_callback(callback_id, text[:ANSWER_TEXT_LIMIT] if text else None,
+                                        alert)
         except Exception as error:
             # A press answered too late (the bot was down) cannot be answered
             # any more; the replies after it still go out.

@@ -1,6 +1,8 @@
 """The webhook endpoint: 200 only after the update was handled and committed.
 
-The secret header is compared in constant time. When storage is down the
+The secret header is compared in constant time. A button press is answered
+in the HTTP answer itself (answerCallbackQuery as its body, see
+bot/pipeline.py). When storage is down the
 answer is 503, so Telegram delivers the update again later; the engine's
 processed-updates table makes that redelivery harmless.
 """
@@ -38,9 +40,11 @@ def webhook_app(pipeline: Pipeline, path: str, secret: str) -> web.Application:
             log.warning("unparseable webhook body: %s", type(error).__name__)
             return web.Response(status=400, text="bad update")
         try:
-            await pipeline.process(update)
+            method = await pipeline.process(update, answer_in_response=True)
         except Unavailable:
             return web.Response(status=503, text="try again later")
+        if method is not None:
+            return web.json_response(method)
         return web.Response(text="ok")
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)

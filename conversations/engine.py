@@ -151,13 +151,12 @@ class Engine:
     async def _handle_in_transaction(self, event: Event, in_group: bool = False) -> Outcome:
         now = self.clock()
         async with self.uow() as uow:
-            if event.update_id is not None and not await uow.updates.mark_seen(
-                    event.update_id, now):
+            start = await uow.start_event(event.update_id, now, event.user.id, event.chat.id)
+            if not start.fresh:
                 # Answer the press again in case the first answer never left
                 # (Telegram refuses a second answer, which is harmless).
                 return Outcome([Answer()] if event.kind == "button" else [], duplicate=True)
-            citizen = await uow.citizens.by_telegram_id(event.user.id)
-            state = await uow.conversations.load(event.chat.id, event.user.id)
+            citizen, state = start.citizen, start.state
             log_context.add(flow=state.flow, state=state.state)
             before = (state.flow, state.state, state.step, repr(state.data))
             ctx = Ctx(uow=uow, t=translator(self._language(event, citizen, state),

@@ -18,11 +18,13 @@ from storage.personal_data import Erasure
 from storage.records import (
     CitizenRecord,
     ConsentRecord,
+    EventStart,
     LabRecord,
     NewOpinion,
     ServiceRecord,
     StateRecord,
 )
+from storage.unit_of_work import start_event_step_by_step
 
 
 @dataclass
@@ -286,6 +288,11 @@ class MemoryUnitOfWork:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.rollback()
+
+    async def start_event(self, update_id: int | None, now: datetime, telegram_id: int,
+                          chat_id: int) -> EventStart:
+        return await start_event_step_by_step(self, update_id, now, telegram_id,  # type: ignore[arg-type]
+                                              chat_id)
 
     async def commit(self) -> None:
         self._undo.clear()

@@ -72,6 +72,16 @@ class StateRecord:
     is_new: bool = True
 
 
+@dataclass(frozen=True)
+class EventStart:
+    """What an event starts from: whether its update id is new (a redelivery
+    is not), who sent it (None before onboarding) and their conversation."""
+
+    fresh: bool
+    citizen: CitizenRecord | None
+    state: StateRecord
+
+
 # Proposals others can see. Pending ones wait for moderation; rejected ones
 # are told to their author and raters (with the reason), not listed.
 VISIBLE_STATUSES = ("published", "under_study", "accepted", "implemented")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +19,7 @@ from storage.proposals import SqlProposals
 from storage.records import (
     CitizenRecord,
     ConsentRecord,
+    EventStart,
     LabRecord,
     NewOpinion,
     PreferencesRecord,
@@ -106,6 +107,26 @@ _CITIZEN = select(_citizens.c.id, _citizens.c.telegram_id, _citizens.c.language,
                   _citizens.c.last_seen, _citizens.c.username, _citizens.c.blocked_bot,
                   _has_privacy_consent()).where(
     _citizens.c.telegram_id == bindparam("telegram_id"))
+
+
+_one = select(literal_column("1").label("one")).subquery("one")
+# The person and their conversation in one statement (either may be missing):
+# each outer-joined to a single row, so the answer is always one row.
+_CITIZEN_AND_STATE = (
+    select(*_CITIZEN.selected_columns, _states.c.flow, _states.c.state, _states.c.step,
+           _states.c.data)
+    .select_from(_one.outerjoin(_citizens, _citizens.c.telegram_id == bindparam("telegram_id"))
+                 .outerjoin(_states, and_(_states.c.chat_id == bindparam("chat_id"),
+                                          _states.c.user_id == bindparam("telegram_id")))))
+# On PostgreSQL the update id is recorded in the same statement, as a
+# data-modifying CTE: one round trip where there were three. (SQLite has no
+# INSERT in a WITH clause: there it stays a statement of its own.)
+_seen_cte = (postgresql.insert(m.ProcessedUpdate.__table__)
+             .values(update_id=bindparam("update_id"), seen_at=bindparam("seen_at"))
+             .on_conflict_do_nothing(index_elements=["update_id"])
+             .returning(m.ProcessedUpdate.__table__.c.update_id).cte("seen"))
+_SEEN_CITIZEN_AND_STATE = _CITIZEN_AND_STATE.add_columns(
+    select(func.count()).select_from(_seen_cte).scalar_subquery().label("fresh"))
 
 
 class SqlCitizens:
@@ -321,6 +342,30 @@ class SqlUnitOfWork:
         self.stats = SqlStats(self.session)
         self.reviews = SqlProposalReviews(self.session)
         return self
+
+    async def start_event(self, update_id: int | None, now: datetime, telegram_id: int,
+                          chat_id: int) -> EventStart:
+        connection = await self.session.connection()
+        keys = {"telegram_id": telegram_id, "chat_id": chat_id}
+        postgres = _dialect(self.session) == "postgresql"
+        fresh = True
+        if update_id is not None and postgres:
+            row = (await connection.execute(_SEEN_CITIZEN_AND_STATE, {
+                **keys, "update_id": update_id, "seen_at": now})).one()
+            fresh = row.fresh == 1
+        else:
+            if update_id is not None:
+                fresh = await self.updates.mark_seen(update_id, now)
+            row = (await connection.execute(_CITIZEN_AND_STATE, keys)).one()
+        citizen = None if row.id is None else CitizenRecord(
+            row.id, row.telegram_id, row.language, row.last_seen, row.username,
+            row.blocked_bot, consented=bool(row[6]))
+        if row.flow is None:
+            state = StateRecord(chat_id=chat_id, user_id=telegram_id)
+        else:
+            state = StateRecord(chat_id, telegram_id, row.flow, row.state, row.step,
+                                dict(row.data or {}), is_new=False)
+        return EventStart(fresh, citizen, state)
 
     async def __aexit__(self, *exc: object) -> None:
         try:

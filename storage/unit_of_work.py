@@ -18,6 +18,7 @@ from storage.proposal_reviews import SqlProposalReviews
 from storage.records import (
     CitizenRecord,
     ConsentRecord,
+    EventStart,
     LabRecord,
     NewOpinion,
     NewProposal,
@@ -136,6 +137,15 @@ class ProposalsRepo(Protocol):
     async def participation(self, citizen_id: int) -> list[ParticipationItem]: ...
 
 
+async def start_event_step_by_step(uow: UnitOfWork, update_id: int | None, now: datetime,
+                                   telegram_id: int, chat_id: int) -> EventStart:
+    """:meth:`UnitOfWork.start_event` as its three separate calls."""
+    if update_id is not None and not await uow.updates.mark_seen(update_id, now):
+        return EventStart(False, None, StateRecord(chat_id=chat_id, user_id=telegram_id))
+    return EventStart(True, await uow.citizens.by_telegram_id(telegram_id),
+                      await uow.conversations.load(chat_id, telegram_id))
+
+
 class UnitOfWork(Protocol):
     """``staff``, ``audit``, ``tickets``, ``moderation`` and ``chats`` are SQL-only
     (:mod:`storage.moderation`); the in-memory benchmark double has none of them."""
@@ -159,6 +169,14 @@ class UnitOfWork(Protocol):
     workshops: SqlWorkshops
     stats: SqlStats  # SQL only: /stats and /report
     reviews: SqlProposalReviews  # SQL only: proposals posted for moderation
+
+    async def start_event(self, update_id: int | None, now: datetime, telegram_id: int,
+                          chat_id: int) -> EventStart:
+        """What every event needs first: record its update id (``fresh`` is False
+        for a redelivery), its person and their conversation. The same as
+        updates.mark_seen, citizens.by_telegram_id and conversations.load, in
+        as few round trips as the store allows."""
+        ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...

@@ -161,7 +161,7 @@ def ana(fake: FakeBotAPI) -> Citizen:
 # -- the journey ---------------------------------------------------------------
 
 
-async def test_a_citizen_gives_an_opinion_from_start_to_thanks(bot, fake, ana, rows):  # type: ignore[no-untyped-def]
+async def test_a_citizen_gives_an_opinion_from_start_to_thanks(bot, fake, ana, rows, mode):  # type: ignore[no-untyped-def]
     await ana.command("/start")
     [welcome] = ana.messages()
     assert "Hello! This is the participation channel" in welcome.plain_text
@@ -218,6 +218,10 @@ async def test_a_citizen_gives_an_opinion_from_start_to_thanks(bot, fake, ana, r
     assert [c["purpose"] for c in await rows.all(m.Consent)] == ["privacy"]
 
     fake.assert_all_callbacks_answered()
+    # Behind a webhook, presses are answered in the webhook's HTTP answer.
+    answers = fake.calls_to("answerCallbackQuery")
+    assert len(answers) == 6  # one per press
+    assert all(a.in_webhook_answer == (mode == "webhook") for a in answers)
     # Presses were answered by editing: two messages in all, everything else edits.
     assert fake.count("sendMessage") == 2
     assert fake.count("editMessageText") == 6  # one per press

@@ -637,6 +637,49 @@ async def test_webhook_delivery_and_retry(
     assert (await user.send_text("polling again")).mode == "queue"
 
 
+async def test_a_method_in_the_webhook_answer_is_performed(fake: FakeBotAPI) -> None:
+    """Telegram performs a method the webhook answers with (its result never
+    reaches the bot): here answerCallbackQuery, and a refused sendMessage that
+    is only recorded."""
+    answers: list[dict[str, Any]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        update = await request.json()
+        if answers:
+            method = answers.pop(0)
+            if "callback_query" in update:
+                method["callback_query_id"] = update["callback_query"]["id"]
+            return web.json_response(method)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        chat_id = await started_user(fake, 1042)
+        sent = await ok(fake, "sendMessage", chat_id=chat_id, text="Pick",
+                        reply_markup={"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]})
+        await ok(fake, "setWebhook", url=f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
+        answers.append({"method": "answerCallbackQuery", "text": "Done"})
+        pressed = await fake.user(id=1042).press(sent["message_id"], "A")
+        assert pressed.ok
+        assert fake.unanswered_callbacks() == []
+        [answer] = fake.calls_to("answerCallbackQuery")
+        assert answer.params["text"] == "Done" and answer.status == 200
+        assert answer.in_webhook_answer
+        answers.append({"method": "sendMessage", "chat_id": chat_id, "text": ""})
+        delivered = await fake.user(id=1042).send_text("hola")
+        assert delivered.ok  # the update was accepted all the same
+        refused_send = fake.calls_to("sendMessage")[-1]
+        assert (refused_send.status, refused_send.response["description"]) == (
+            400, "Bad Request: message text is empty")
+    finally:
+        await runner.cleanup()
+
+
 async def test_webhook_unreachable_keeps_update_pending(fake: FakeBotAPI) -> None:
     fake.webhook_timeout = 1
     await ok(fake, "setWebhook", url="http://127.0.0.1:9/hook")

@@ -54,6 +54,7 @@ class Call:
     time: float  # time.monotonic() at arrival
     status: int = 0  # HTTP status answered (0 while in flight)
     response: dict[str, Any] | None = None
+    in_webhook_answer: bool = False  # made by answering the webhook with it
 
 
 @dataclass

@@ -595,6 +595,7 @@ class FakeBotAPI(BotMethods):
             headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
         status: int | None = None
         error: str | None = None
+        answer, answer_type = b"", ""
         async with self._webhook_slots:
             try:
                 async with self._client.post(
@@ -604,11 +605,13 @@ class FakeBotAPI(BotMethods):
                     timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
                 ) as response:
                     status = response.status
-                    await response.read()
+                    answer = await response.read()
+                    answer_type = response.content_type
             except (aiohttp.ClientError, TimeoutError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
         if status is not None and 200 <= status < 300:
             self._updates = [u for u in self._updates if u["update_id"] != update["update_id"]]
+            await self._method_in_webhook_answer(answer, answer_type)
         else:
             message = f"Wrong response from the webhook: {status}" if status else str(error)
             self._webhook_error = (self.unix_now(), message)
@@ -617,6 +620,35 @@ class FakeBotAPI(BotMethods):
         )
         self._notify()
         return Sent(update, "webhook", status, error)
+
+    async def _method_in_webhook_answer(self, body: bytes, content_type: str) -> None:
+        """Telegram's "reply to the webhook with a method": a JSON answer naming
+        a ``method`` is performed as a call of the bot's. Its result is never
+        told to the bot, so an error here is only recorded."""
+        if content_type != "application/json" or not body:
+            return
+        try:
+            raw = json.loads(body)
+        except ValueError:
+            return
+        if not isinstance(raw, dict) or "method" not in raw:
+            return
+        entry = self._handlers.get(str(raw.pop("method")).lower())
+        if entry is None:
+            return
+        name, handler = entry
+        call = Call(name, {}, time.monotonic(), in_webhook_answer=True)
+        self.calls.append(call)
+        try:
+            call.params = self._normalize(raw)
+            fault = self._pop(self._faults, name)
+            if fault is not None:
+                raise fault.error
+            result = await handler(call.params, {})
+            call.status, call.response = 200, {"ok": True, "result": result}
+        except TelegramError as error:
+            call.status, call.response = error.error_code, error.body()
+        self._notify()
 
     async def redeliver_pending(self) -> list[Sent]:
         """Telegram's retry: POST every update not yet accepted, oldest first."""
