@@ -54,10 +54,13 @@ _RESPONSE_TYPES = tuple(Response[method.__returning__] for method in (
 
 
 def _markup(rows: Rows | None) -> InlineKeyboardMarkup | None:
+    # model_construct: the labels and data are ours, already checked by the
+    # engine; pydantic's validation of every button was 3 % of the bot's CPU.
     if not rows:
         return None
-    return InlineKeyboardMarkup(inline_keyboard=[
-        [InlineKeyboardButton(text=label, callback_data=data) for label, data in row]
+    return InlineKeyboardMarkup.model_construct(inline_keyboard=[
+        [InlineKeyboardButton.model_construct(text=label, callback_data=data)
+         for label, data in row]
         for row in rows])
 
 
