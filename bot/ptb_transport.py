@@ -73,6 +73,9 @@ class Refused(TelegramError):
     it (aiogram's plain TelegramAPIError)."""
 
 
+SEND_CONNECTIONS = 64
+
+
 class _Request(HTTPXRequest):
     async def do_request(self, url: str, method: str,  # type: ignore[override]
                          request_data: RequestData | None = None,
@@ -116,7 +119,12 @@ class PtbTransport(BotApiTransport):
         timeouts = {"read_timeout": request_timeout, "write_timeout": request_timeout,
                     "connect_timeout": request_timeout, "pool_timeout": request_timeout,
                     "media_write_timeout": request_timeout}
-        self._request = _Request(**timeouts)
+        # PTB's HTTPXRequest keeps ONE connection unless told otherwise (its
+        # ApplicationBuilder asks for 256, but the project starts PTB itself):
+        # every reply and notification then queued behind the one before, and
+        # httpcore re-scanned that queue for each of them (45 % of the bot's
+        # CPU in bench/throughput.py). aiogram's session allows 100.
+        self._request = _Request(connection_pool_size=SEND_CONNECTIONS, **timeouts)
         # getUpdates has its own connection (PTB's default too): a long poll
         # never waits behind sends, nor sends behind it.
         self._updates_request = _Request(connection_pool_size=2, **timeouts)
