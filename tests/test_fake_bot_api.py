@@ -9,6 +9,7 @@ its typed exceptions are proven against the fake.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -578,15 +579,23 @@ async def webhook_receiver() -> AsyncIterator[tuple[str, list[Received], list[in
         seen.append(Received(dict(request.headers), await request.json()))
         return web.Response(status=statuses.pop(0) if statuses else 200)
 
+    async with local_webhook(handler) as url:
+        yield url, seen, statuses
+
+
+@contextlib.asynccontextmanager
+async def local_webhook(handler: Any) -> AsyncIterator[str]:
+    """A webhook server on 127.0.0.1 answering with ``handler``; yields its URL."""
     app = web.Application()
     app.router.add_post("/hook", handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = runner.addresses[0][1]
-    yield f"http://127.0.0.1:{port}/hook", seen, statuses
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    finally:
+        await runner.cleanup()
 
 
 async def test_set_webhook_validation(fake: FakeBotAPI) -> None:
@@ -652,17 +661,11 @@ async def test_a_method_in_the_webhook_answer_is_performed(fake: FakeBotAPI) -> 
             return web.json_response(method)
         return web.Response(text="ok")
 
-    app = web.Application()
-    app.router.add_post("/hook", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
+    async with local_webhook(handler) as url:
         chat_id = await started_user(fake, 1042)
         sent = await ok(fake, "sendMessage", chat_id=chat_id, text="Pick",
                         reply_markup={"inline_keyboard": [[{"text": "A", "callback_data": "a"}]]})
-        await ok(fake, "setWebhook", url=f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
+        await ok(fake, "setWebhook", url=url)
         answers.append({"method": "answerCallbackQuery", "text": "Done"})
         pressed = await fake.user(id=1042).press(sent["message_id"], "A")
         assert pressed.ok
@@ -676,8 +679,6 @@ async def test_a_method_in_the_webhook_answer_is_performed(fake: FakeBotAPI) -> 
         refused_send = fake.calls_to("sendMessage")[-1]
         assert (refused_send.status, refused_send.response["description"]) == (
             400, "Bad Request: message text is empty")
-    finally:
-        await runner.cleanup()
 
 
 async def test_webhook_unreachable_keeps_update_pending(fake: FakeBotAPI) -> None:
