@@ -139,11 +139,13 @@ class InlineConnection:
     def __init__(self, connection: sqlite3.Connection, busy: Busy) -> None:
         self._conn = connection
         self._busy = busy
+        self._closed = False
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
-        # SQLAlchemy's adapter skips commit/rollback when this is None (closed).
-        return self._conn
+        # SQLAlchemy's adapter skips commit/rollback when this is None (closed),
+        # as aiosqlite's is once closed.
+        return None if self._closed else self._conn
 
     @property
     def isolation_level(self) -> str | None:
@@ -167,9 +169,10 @@ class InlineConnection:
         self._conn.rollback()
 
     async def close(self) -> None:
-        self._conn.close()
+        self.stop()
 
     def stop(self) -> None:
+        self._closed = True
         self._conn.close()
 
     async def create_function(self, *args: Any, **kw: Any) -> None:

@@ -46,6 +46,7 @@ class RunningBot:
         self.fake = fake
         self.mode = mode
         self.stop_event = asyncio.Event()
+        self.serving = asyncio.Event()  # run_bot's on_serving (participa run: gc_tuning)
         self.task: asyncio.Task[None] | None = None
 
     @property
@@ -53,7 +54,8 @@ class RunningBot:
         return f"http://{self.settings.ops_listen}"
 
     async def start(self) -> None:
-        self.task = asyncio.create_task(run_bot(self.settings, stop=self.stop_event))
+        self.task = asyncio.create_task(run_bot(self.settings, stop=self.stop_event,
+                                                on_serving=self.serving.set))
         # Ready when it takes updates: polling at its first getUpdates, the
         # webhook once it told Telegram where to POST.
         ready = (lambda: self.fake.count("getUpdates") > 0) if self.mode == "polling" \
@@ -162,6 +164,7 @@ def ana(fake: FakeBotAPI) -> Citizen:
 
 
 async def test_a_citizen_gives_an_opinion_from_start_to_thanks(bot, fake, ana, rows, mode):  # type: ignore[no-untyped-def]
+    assert bot.serving.is_set()  # start-up over: what exists now lives on
     await ana.command("/start")
     [welcome] = ana.messages()
     assert "Hello! This is the participation channel" in welcome.plain_text
