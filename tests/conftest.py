@@ -10,6 +10,8 @@ import pytest
 from storage.database import create_engine, session_factory
 from storage.models import Base
 from tests import services
+from tests.e2e import TOKEN, prepare_database
+from tests.fake_bot_api import FakeBotAPI
 
 BACKENDS = ["sqlite"] + (["postgresql"] if services.postgres_server_url() else [])
 
@@ -95,3 +97,28 @@ async def sql_backend(request, tmp_path, postgres_database):  # type: ignore[no-
         await conn.run_sync(Base.metadata.create_all)
     yield SqlBackend(session_factory(engine), request.param)
     await engine.dispose()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    """The fake Bot API with the tests' token (a module may override it)."""
+    async with FakeBotAPI(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def empty_postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL database. Sync: creating and dropping it runs an
+    event loop of its own."""
+    server = services.postgres_server_url()
+    assert server is not None
+    with services.throwaway_postgres(server) as url:
+        yield url
+
+
+@pytest.fixture
+async def migrated_postgres(empty_postgres: str) -> str:
+    """That database migrated, with the demo lab (the multi-process tests:
+    faults, scale-out)."""
+    await prepare_database(empty_postgres)
+    return empty_postgres

@@ -104,12 +104,6 @@ def fetched(fake: FakeBotAPI, update_id: int) -> bool:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
 async def database(tmp_path: Path) -> str:
     url = sqlite_file_url(tmp_path)
     await prepare_database(url)

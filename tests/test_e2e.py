@@ -112,12 +112,6 @@ async def rows(database: str) -> AsyncIterator[Rows]:
     await reader.close()
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN) as server:
-        yield server
-
-
 def bot_settings(api_base: str, database: str, mode: str,
                  redis: tuple[str, str] | None = None, framework: str = "aiogram") -> Settings:
     """Everything said explicitly, so that nothing in the environment or a .env

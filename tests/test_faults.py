@@ -11,7 +11,7 @@ with anything but 200 is delivered again later, here by the test.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from storage import models as m
 from tests import services
-from tests.e2e import TOKEN, Citizen, Rows, prepare_database
+from tests.e2e import Citizen, Rows
 from tests.fake_bot_api import FakeBotAPI, Sent
 from tests.fault_proxy import FaultProxy
 from tests.test_e2e import RunningBot, bot_settings
@@ -36,23 +36,8 @@ TELEGRAM_RETRY_S = 1.0
 
 
 @pytest.fixture
-def empty_database() -> Iterator[str]:
-    server = services.postgres_server_url()
-    assert server is not None
-    with services.throwaway_postgres(server) as url:
-        yield url
-
-
-@pytest.fixture
-async def database(empty_database: str) -> str:
-    await prepare_database(empty_database)
-    return empty_database
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN) as server:
-        yield server
+def database(migrated_postgres: str) -> str:
+    return migrated_postgres
 
 
 @pytest.fixture

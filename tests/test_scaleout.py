@@ -15,7 +15,7 @@ import html
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from storage import models as m
 from tests import services
 from tests.cluster import Cluster
 from tests.deploy_files import nginx_binary
-from tests.e2e import TOKEN, Citizen, Rows, label, prepare_database, settle
+from tests.e2e import Citizen, Rows, label, settle
 from tests.fake_bot_api import FakeBotAPI, Sent
 
 CITIZENS = 24
@@ -34,23 +34,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture
-def empty_database() -> Iterator[str]:
-    server = services.postgres_server_url()
-    assert server is not None
-    with services.throwaway_postgres(server) as url:
-        yield url
-
-
-@pytest.fixture
-async def database(empty_database: str) -> str:
-    await prepare_database(empty_database)
-    return empty_database
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI(token=TOKEN) as server:
-        yield server
+def database(migrated_postgres: str) -> str:
+    return migrated_postgres
 
 
 @pytest.fixture
