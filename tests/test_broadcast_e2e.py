@@ -17,8 +17,7 @@ from tests.fake_bot_api import FakeBotAPI, parse_html
 from tests.test_e2e import RunningBot, bot_settings
 
 # test_e2e's fixtures, shared: the fake Bot API, the databases, both frameworks.
-fake, database, framework, rows = (test_e2e.fake, test_e2e.database, test_e2e.framework,
-                                   test_e2e.rows)
+database, framework, rows = test_e2e.database, test_e2e.framework, test_e2e.rows
 
 STAFF_ID = 7001
 

@@ -10,7 +10,6 @@ from tests.e2e import Citizen
 from tests.test_broadcast_e2e import (  # noqa: F401  (fixtures, used by name)
     STAFF_ID,
     database,
-    fake,
     framework,
     rows,
     staff_bot,

@@ -21,7 +21,6 @@ from tests.test_e2e import (  # noqa: F401  (fixtures reused as they are)
     ana,
     bot_settings,
     database,
-    fake,
     framework,
     mode,
     rows,

@@ -13,7 +13,6 @@ from tests.e2e import settle
 from tests.test_e2e import (  # noqa: F401  (fixtures reused as they are)
     ana,
     database,
-    fake,
     framework,
     mode,
     rows,

@@ -8,7 +8,6 @@ from tests.test_e2e import (  # noqa: F401  (pytest fixtures, used by name)
     ana,
     bot,
     database,
-    fake,
     framework,
     mode,
     rows,

@@ -15,7 +15,6 @@ from tests.test_e2e import (  # noqa: F401  (pytest fixtures, used by name)
     ana,
     bot_settings,
     database,
-    fake,
     framework,
     mode,
     rows,
