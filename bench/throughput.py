@@ -446,6 +446,9 @@ async def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="instead: profile Participa (the first of --frameworks, on "
                              "PostgreSQL when a server is given, else SQLite)")
+    parser.add_argument("--profile-output", type=Path,
+                        help="with --profile: keep cProfile's figures in this file "
+                             "(for pstats or snakeviz)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="participa-throughput-"))
     try:
@@ -483,6 +486,8 @@ async def profile(args: argparse.Namespace, folder: Path) -> None:
             result = await measure(fake, bot, JOURNEY, args, kind, opinions_stored(url))
             print(f"{framework} on {kind}, under the profiler: {result}")
     print_profile(output, args.citizens * len(JOURNEY))
+    if args.profile_output:
+        shutil.copyfile(output, args.profile_output)
 
 
 if __name__ == "__main__":

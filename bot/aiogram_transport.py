@@ -7,6 +7,8 @@ python-telegram-bot adapter.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,16 +25,15 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods.base import Response
+from aiogram.methods.base import Response, TelegramMethod
 from aiogram.types import (
     BotCommand,
     BotCommandScopeChat,
     BotCommandScopeDefault,
     BufferedInputFile,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Update,
 )
+from aiohttp import ClientError, ClientTimeout
 
 from bot.bot_api import BotApiTransport, Failure, Rows
 from bot.transport import ALLOWED_UPDATES, BlockedCallback
@@ -41,9 +42,9 @@ from storage.send_limits import SendLimiter
 # pydantic keeps parametrised generics in a weak cache: aiogram looks up
 # Response[<result type>] on every answer, and once the garbage collector has
 # dropped the class it is built again (milliseconds of schema work each time;
-# about 12 % of the outbox sender's CPU at full speed, and 4 % of the bot's in
-# bench/throughput.py for editMessageText's Message | bool alone). Held here,
-# for every method this adapter calls, they are built once.
+# about 12 % of the outbox sender's CPU at full speed; the JSON calls below
+# still use it to read an error answer). Held here, for every method this
+# adapter calls, they are built once.
 _RESPONSE_TYPES = tuple(Response[method.__returning__] for method in (
     methods.GetUpdates, methods.SendMessage, methods.EditMessageText,
     methods.AnswerCallbackQuery, methods.SendDocument, methods.SendPhoto, methods.LeaveChat,
@@ -53,15 +54,14 @@ _RESPONSE_TYPES = tuple(Response[method.__returning__] for method in (
     methods.SetWebhook, methods.DeleteWebhook))
 
 
-def _markup(rows: Rows | None) -> InlineKeyboardMarkup | None:
-    # model_construct: the labels and data are ours, already checked by the
-    # engine; pydantic's validation of every button was 3 % of the bot's CPU.
+def _markup(rows: Rows | None) -> dict[str, Any] | None:
     if not rows:
         return None
-    return InlineKeyboardMarkup.model_construct(inline_keyboard=[
-        [InlineKeyboardButton.model_construct(text=label, callback_data=data)
-         for label, data in row]
-        for row in rows])
+    return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row]
+                                for row in rows]}
+
+
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 class AiogramTransport(BotApiTransport):
@@ -73,6 +73,8 @@ class AiogramTransport(BotApiTransport):
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base),
                                  timeout=request_timeout)
         self.bot = Bot(token=token, session=session)
+        self._timeout = ClientTimeout(total=request_timeout)
+        self._urls: dict[str, str] = {}
 
     def failure(self, error: BaseException) -> Failure | None:
         match error:
@@ -102,22 +104,63 @@ class AiogramTransport(BotApiTransport):
         return await self.bot.get_updates(offset=offset, timeout=long_poll_s,
                                           allowed_updates=list(ALLOWED_UPDATES))
 
-    # -- the Bot API calls --------------------------------------------------------
+    # -- the three calls of every update: JSON in, the one field used out ----------
+    #
+    # sendMessage, editMessageText and answerCallbackQuery answer nearly every
+    # update. Through aiogram's generic path each built pydantic objects for
+    # the call and its keyboard, walked them back into a url-encoded form and
+    # validated the whole returned Message, which is never read: more CPU than
+    # the engine and its transaction together (bench/throughput.py --profile).
+    # These go out as a JSON body on aiogram's own HTTP session and read the
+    # answer as plain JSON; an error answer is still read by aiogram
+    # (check_response), so the exceptions are aiogram's and failure() is one.
+
+    async def _call(self, method: type[TelegramMethod[Any]], payload: dict[str, Any]) -> Any:
+        """One Bot API call with a JSON body; its ``result`` as parsed JSON."""
+        session = self.bot.session
+        name = method.__api_method__
+        url = self._urls.get(name)
+        if url is None:
+            url = self._urls[name] = session.api.api_url(token=self.bot.token, method=name)
+        body = {key: value for key, value in payload.items() if value is not None}
+        try:
+            http = await session.create_session()
+            async with http.post(url, data=json.dumps(body, ensure_ascii=False).encode(),
+                                 headers=JSON_BODY, timeout=self._timeout) as answer:
+                status, content = answer.status, await answer.text()
+        except TimeoutError as error:
+            raise TelegramNetworkError(method=method.model_construct(**body),
+                                       message="Request timeout error") from error
+        except ClientError as error:
+            raise TelegramNetworkError(method=method.model_construct(**body),
+                                       message=f"{type(error).__name__}: {error}") from error
+        if status == 200:
+            with contextlib.suppress(ValueError):
+                parsed = json.loads(content)
+                if isinstance(parsed, dict) and parsed.get("ok") is True:
+                    return parsed.get("result")
+        # Raises the aiogram exception the answer means (or ClientDecodeError).
+        return session.check_response(self.bot, method.model_construct(**body),
+                                      status, content).result
 
     async def _send_message(self, chat_id: int, text: str, thread: int | None,
                             buttons: Rows | None) -> int:
-        sent = await self.bot.send_message(chat_id, text, parse_mode="HTML",
-                                           reply_markup=_markup(buttons),
-                                           message_thread_id=thread)
-        return sent.message_id
+        sent = await self._call(methods.SendMessage, {
+            "chat_id": chat_id, "text": text, "parse_mode": "HTML",
+            "reply_markup": _markup(buttons), "message_thread_id": thread})
+        return int(sent["message_id"])
 
     async def _edit_message(self, chat_id: int, message_id: int, text: str,
                             buttons: Rows | None) -> None:
-        await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id,
-                                         parse_mode="HTML", reply_markup=_markup(buttons))
+        await self._call(methods.EditMessageText, {
+            "chat_id": chat_id, "message_id": message_id, "text": text, "parse_mode": "HTML",
+            "reply_markup": _markup(buttons)})
 
     async def _answer_callback(self, callback_id: str, text: str | None, alert: bool) -> None:
-        await self.bot.answer_callback_query(callback_id, text=text, show_alert=alert)
+        await self._call(methods.AnswerCallbackQuery, {
+            "callback_query_id": callback_id, "text": text, "show_alert": alert or None})
+
+    # -- the other Bot API calls: aiogram's methods as they are ------------------
 
     async def _send_document(self, chat_id: int, name: str, content: bytes,
                              caption: str | None, thread: int | None) -> None:
