@@ -7,7 +7,8 @@ from typing import Any, Self
 
 from sqlalchemy import and_, bindparam, func, insert, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from storage import models as m
 from storage import personal_data
@@ -55,24 +56,46 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind else "sqlite"
 
 
-class SqlUpdates:
+class Link:
+    """The unit of work's connection, for the Core statements of every event.
+
+    Fetched from the session once per transaction: each ``session.connection()``
+    and each ``session.execute()`` is a hop into SQLAlchemy's greenlet and
+    through the ORM session's bookkeeping, which bench/engine.py under
+    cProfile showed as a sixth of an event's CPU for statements that need
+    none of it. The session still owns the transaction: after its commit or
+    rollback the connection reports itself closed and the next call fetches
+    the new transaction's.
+    """
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self.dialect = _dialect(session)
+        self._connection: AsyncConnection | None = None
+
+    async def __call__(self) -> AsyncConnection:
+        connection = self._connection
+        if connection is None or connection.closed:
+            connection = self._connection = await self.session.connection()
+        return connection
+
+
+class SqlUpdates:
+    def __init__(self, link: Link) -> None:
+        self.link = link
 
     async def mark_seen(self, update_id: int, now: datetime) -> bool:
-        connection = await self.session.connection()
-        result = await connection.execute(_SEEN[_dialect(self.session)],
-                                          {"update_id": update_id, "seen_at": now})
+        result = await (await self.link()).execute(_SEEN[self.link.dialect],
+                                                   {"update_id": update_id, "seen_at": now})
         return result.rowcount == 1
 
 
 class SqlConversations:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, link: Link) -> None:
+        self.link = link
 
     async def load(self, chat_id: int, user_id: int) -> StateRecord:
-        connection = await self.session.connection()
-        row = (await connection.execute(
+        row = (await (await self.link()).execute(
             _LOAD_STATE, {"chat_id": chat_id, "user_id": user_id})).first()
         if row is None:
             return StateRecord(chat_id=chat_id, user_id=user_id)
@@ -80,8 +103,7 @@ class SqlConversations:
                            dict(row.data or {}), is_new=False)
 
     async def save(self, state: StateRecord, now: datetime) -> None:
-        connection = await self.session.connection()
-        await connection.execute(_SAVE_STATE[_dialect(self.session)], {
+        await (await self.link()).execute(_SAVE_STATE[self.link.dialect], {
             "chat_id": state.chat_id, "user_id": state.user_id, "flow": state.flow,
             "state": state.state, "step": state.step, "data": state.data,
             "updated_at": now})
@@ -131,12 +153,13 @@ _NEW_OPINION = insert(m.Opinion.__table__).returning(m.Opinion.__table__.c.id)
 
 
 class SqlCitizens:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.session = link.session
 
     async def by_telegram_id(self, telegram_id: int) -> CitizenRecord | None:
-        connection = await self.session.connection()
-        found = (await connection.execute(_CITIZEN, {"telegram_id": telegram_id})).first()
+        found = (await (await self.link()).execute(
+            _CITIZEN, {"telegram_id": telegram_id})).first()
         return CitizenRecord(*found[:-1], consented=bool(found[-1])) if found else None
 
     async def register(self, telegram_id: int, username: str | None, first_name: str | None,
@@ -147,12 +170,13 @@ class SqlCitizens:
         # Core inserts, here and for opinions and consents: the ORM's flush
         # (its unit of work sorting one new object) cost more CPU than the
         # statements themselves in bench/throughput.py.
-        citizen_id = (await self.session.execute(_NEW_CITIZEN, {
+        connection = await self.link()
+        citizen_id = (await connection.execute(_NEW_CITIZEN, {
             "telegram_id": telegram_id, "username": username, "first_name": first_name,
             "language": language, "first_seen": now, "last_seen": now,
             "blocked_bot": False})).scalar_one()
-        await self.session.execute(_NEW_PREFERENCES, {"citizen_id": citizen_id,
-                                                      "updated_at": now})
+        await connection.execute(_NEW_PREFERENCES, {"citizen_id": citizen_id,
+                                                    "updated_at": now})
         return CitizenRecord(citizen_id, telegram_id, language, now, username, False,
                              consented=False)
 
@@ -163,9 +187,8 @@ class SqlCitizens:
         if citizen.blocked_bot:
             # Writing to the bot again means they unblocked it.
             values.update(blocked_bot=False, blocked_at=None)
-        await self.session.execute(
-            update(m.Citizen).where(m.Citizen.id == citizen.id).values(**values)
-        )
+        await (await self.link()).execute(
+            update(_citizens).where(_citizens.c.id == citizen.id).values(**values))
 
     async def set_language(self, citizen_id: int, language: str) -> None:
         await self.session.execute(
@@ -180,8 +203,9 @@ class SqlCitizens:
 
     async def give_consent(self, citizen_id: int, purpose: str, version: str,
                            now: datetime) -> None:
-        await self.session.execute(_NEW_CONSENT, {"citizen_id": citizen_id, "purpose": purpose,
-                                                  "text_version": version, "given_at": now})
+        await (await self.link()).execute(_NEW_CONSENT, {
+            "citizen_id": citizen_id, "purpose": purpose, "text_version": version,
+            "given_at": now})
 
     async def has_consent(self, citizen_id: int, purpose: str) -> bool:
         found = (await self.session.execute(
@@ -240,8 +264,9 @@ class SqlCatalog:
     """Labs and services. Reads are remembered for the transaction: a step
     checks the lab is still open in its handler and again in its screen."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, link: Link) -> None:
+        self.link = link
+        self.session = link.session
         self._open: dict[tuple[str, datetime], list[LabRecord]] = {}
 
     async def labs_open_for(self, phase: str, now: datetime) -> list[LabRecord]:
@@ -251,7 +276,7 @@ class SqlCatalog:
         return self._open[key]
 
     async def _labs_open_for(self, phase: str, now: datetime) -> list[LabRecord]:
-        rows = await self.session.execute(_LABS_OPEN_FOR, {"phase": phase, "now": now})
+        rows = await (await self.link()).execute(_LABS_OPEN_FOR, {"phase": phase, "now": now})
         return [LabRecord(r.id, r.slug, dict(r.title), dict(r.description or {}))
                 for r in rows]
 
@@ -265,22 +290,22 @@ class SqlCatalog:
         return _lab(row) if row else None
 
     async def services(self, lab_id: int) -> list[ServiceRecord]:
-        rows = await self.session.execute(_SERVICES_OF_LAB, {"lab_id": lab_id})
+        rows = await (await self.link()).execute(_SERVICES_OF_LAB, {"lab_id": lab_id})
         return [ServiceRecord(r.id, r.lab_id, r.slug, dict(r.title),
                               dict(r.description or {})) for r in rows]
 
     async def service(self, service_id: int) -> ServiceRecord | None:
-        row = (await self.session.execute(_SERVICE, {"id": service_id})).first()
+        row = (await (await self.link()).execute(_SERVICE, {"id": service_id})).first()
         return ServiceRecord(row.id, row.lab_id, row.slug, dict(row.title),
                              dict(row.description or {})) if row else None
 
 
 class SqlOpinions:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, link: Link) -> None:
+        self.link = link
 
     async def add(self, opinion: NewOpinion) -> int:
-        return (await self.session.execute(_NEW_OPINION, {
+        return (await (await self.link()).execute(_NEW_OPINION, {
             "citizen_id": opinion.citizen_id, "service_id": opinion.service_id,
             "rating": opinion.rating, "comment": opinion.comment,
             "media_kind": opinion.media_kind, "media_file_id": opinion.media_file_id,
@@ -326,6 +351,13 @@ class SqlPersonalData:
                                           keep_comments=keep_comments, now=now)
 
 
+def _seen_citizen_and_state(connection: Connection, dialect: str, update_id: int | None,
+                            now: datetime, keys: dict[str, int]) -> tuple[bool, Any]:
+    fresh = update_id is None or connection.execute(
+        _SEEN[dialect], {"update_id": update_id, "seen_at": now}).rowcount == 1
+    return fresh, connection.execute(_CITIZEN_AND_STATE, keys).one()
+
+
 class SqlUnitOfWork:
     """One session, one transaction; leaving without commit() rolls back."""
 
@@ -334,11 +366,12 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self.session: AsyncSession = self._sessions()
-        self.updates = SqlUpdates(self.session)
-        self.conversations = SqlConversations(self.session)
-        self.citizens = SqlCitizens(self.session)
-        self.catalog = SqlCatalog(self.session)
-        self.opinions = SqlOpinions(self.session)
+        self.link = Link(self.session)
+        self.updates = SqlUpdates(self.link)
+        self.conversations = SqlConversations(self.link)
+        self.citizens = SqlCitizens(self.link)
+        self.catalog = SqlCatalog(self.link)
+        self.opinions = SqlOpinions(self.link)
         self.outbox = SqlOutbox(self.session)
         self.personal = SqlPersonalData(self.session)
         self.preferences = SqlPreferences(self.session)
@@ -356,18 +389,16 @@ class SqlUnitOfWork:
 
     async def start_event(self, update_id: int | None, now: datetime, telegram_id: int,
                           chat_id: int) -> EventStart:
-        connection = await self.session.connection()
+        connection = await self.link()
         keys = {"telegram_id": telegram_id, "chat_id": chat_id}
-        postgres = _dialect(self.session) == "postgresql"
-        fresh = True
-        if update_id is not None and postgres:
+        if update_id is not None and self.link.dialect == "postgresql":
             row = (await connection.execute(_SEEN_CITIZEN_AND_STATE, {
                 **keys, "update_id": update_id, "seen_at": now})).one()
             fresh = row.fresh == 1
         else:
-            if update_id is not None:
-                fresh = await self.updates.mark_seen(update_id, now)
-            row = (await connection.execute(_CITIZEN_AND_STATE, keys)).one()
+            # Both statements in one hop into SQLAlchemy's greenlet.
+            fresh, row = await connection.run_sync(
+                _seen_citizen_and_state, self.link.dialect, update_id, now, keys)
         citizen = None if row.id is None else CitizenRecord(
             row.id, row.telegram_id, row.language, row.last_seen, row.username,
             row.blocked_bot, consented=bool(row[6]))
