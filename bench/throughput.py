@@ -444,8 +444,8 @@ async def main() -> None:
     parser.add_argument("--database-url", default=services.postgres_server_url(),
                         help="a PostgreSQL server (default: TEST_DATABASE_URL)")
     parser.add_argument("--profile", action="store_true",
-                        help="instead: profile Participa (the first of --frameworks, on "
-                             "PostgreSQL when a server is given, else SQLite)")
+                        help="instead: profile Participa (the first of --frameworks and "
+                             "of --modes, on PostgreSQL when a server is given, else SQLite)")
     parser.add_argument("--profile-output", type=Path,
                         help="with --profile: keep cProfile's figures in this file "
                              "(for pstats or snakeviz)")
@@ -479,12 +479,12 @@ async def main() -> None:
 async def profile(args: argparse.Namespace, folder: Path) -> None:
     output = folder / "participa.prof"
     kind = "postgresql" if args.database_url else "sqlite"
-    framework = args.frameworks.split(",")[0]
+    framework, mode = args.frameworks.split(",")[0], args.modes.split(",")[0]
     async with database(kind, args.database_url, folder) as url:
         async with running(lambda base: start_participa(framework, base, url, folder,
-                                                        output)) as (fake, bot):
+                                                        output, mode)) as (fake, bot):
             result = await measure(fake, bot, JOURNEY, args, kind, opinions_stored(url))
-            print(f"{framework} on {kind}, under the profiler: {result}")
+            print(f"{framework} ({mode}) on {kind}, under the profiler: {result}")
     print_profile(output, args.citizens * len(JOURNEY))
     if args.profile_output:
         shutil.copyfile(output, args.profile_output)

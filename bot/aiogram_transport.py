@@ -62,6 +62,19 @@ def _markup(rows: Rows | None) -> dict[str, Any] | None:
 
 
 JSON_BODY = {"Content-Type": "application/json"}
+UNREAD_IN_PRESSED_MESSAGE = ("reply_markup", "entities")
+
+
+def _without_unread_parts(raw: Any) -> Any:
+    """The update less the keyboard and formatting of the message whose button
+    was pressed: nothing reads them (only its chat, id and topic), and they
+    were half of aiogram's validation of a press (43 of 82 µs measured)."""
+    query = raw.get("callback_query") if isinstance(raw, dict) else None
+    message = query.get("message") if isinstance(query, dict) else None
+    if not isinstance(message, dict) or not any(k in message for k in UNREAD_IN_PRESSED_MESSAGE):
+        return raw
+    message = {k: v for k, v in message.items() if k not in UNREAD_IN_PRESSED_MESSAGE}
+    return {**raw, "callback_query": {**query, "message": message}}
 
 
 class AiogramTransport(BotApiTransport):
@@ -73,6 +86,7 @@ class AiogramTransport(BotApiTransport):
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base),
                                  timeout=request_timeout)
         self.bot = Bot(token=token, session=session)
+        self._request_timeout = request_timeout
         self._timeout = ClientTimeout(total=request_timeout)
         self._urls: dict[str, str] = {}
 
@@ -98,11 +112,16 @@ class AiogramTransport(BotApiTransport):
     # -- updates ------------------------------------------------------------
 
     def parse_update(self, raw: dict[str, Any]) -> Update:
-        return Update.model_validate(raw, context={"bot": self.bot})
+        return Update.model_validate(_without_unread_parts(raw), context={"bot": self.bot})
 
     async def get_updates(self, offset: int | None, long_poll_s: int) -> Sequence[Update]:
-        return await self.bot.get_updates(offset=offset, timeout=long_poll_s,
-                                          allowed_updates=list(ALLOWED_UPDATES))
+        # Read as JSON and validated one by one through parse_update (aiogram's
+        # get_updates validates the pressed messages' keyboards too).
+        raw = await self._call(methods.GetUpdates, {
+            "offset": offset, "timeout": long_poll_s,
+            "allowed_updates": list(ALLOWED_UPDATES)},
+            time_limit=ClientTimeout(total=long_poll_s + self._request_timeout))
+        return [self.parse_update(update) for update in raw]
 
     # -- the three calls of every update: JSON in, the one field used out ----------
     #
@@ -115,7 +134,8 @@ class AiogramTransport(BotApiTransport):
     # answer as plain JSON; an error answer is still read by aiogram
     # (check_response), so the exceptions are aiogram's and failure() is one.
 
-    async def _call(self, method: type[TelegramMethod[Any]], payload: dict[str, Any]) -> Any:
+    async def _call(self, method: type[TelegramMethod[Any]], payload: dict[str, Any],
+                    time_limit: ClientTimeout | None = None) -> Any:
         """One Bot API call with a JSON body; its ``result`` as parsed JSON."""
         session = self.bot.session
         name = method.__api_method__
@@ -126,7 +146,8 @@ class AiogramTransport(BotApiTransport):
         try:
             http = await session.create_session()
             async with http.post(url, data=json.dumps(body, ensure_ascii=False).encode(),
-                                 headers=JSON_BODY, timeout=self._timeout) as answer:
+                                 headers=JSON_BODY,
+                                 timeout=time_limit or self._timeout) as answer:
                 status, content = answer.status, await answer.text()
         except TimeoutError as error:
             raise TelegramNetworkError(method=method.model_construct(**body),

@@ -173,3 +173,51 @@ async def test_files_go_out_and_a_blocked_chat_is_reported(fake):  # type: ignor
         assert blocked == [CHAT] and fake.count("sendMessage") == 1  # stopped at the 403
     finally:
         await transport.close()
+
+
+def pressed(message: dict[str, Any]) -> dict[str, Any]:
+    return {"update_id": 9, "callback_query": {
+        "id": "501", "from": {"id": CHAT, "is_bot": False, "first_name": "Vecina",
+                              "language_code": "eu"},
+        "chat_instance": "x", "data": "op:svc:3@4", "message": message}}
+
+
+KEYBOARD_MESSAGE = {
+    "message_id": 77, "date": 1_700_000_000, "message_thread_id": 12, "is_topic_message": True,
+    "chat": {"id": -100_500, "type": "supergroup", "title": "Moderación", "is_forum": True},
+    "from": {"id": 1, "is_bot": True, "first_name": "Participa"},
+    "text": "Elige un servicio", "entities": [{"type": "bold", "offset": 0, "length": 5}],
+    "reply_markup": {"inline_keyboard": [[{"text": f"S{n}", "callback_data": f"op:svc:{n}@4"}]
+                                         for n in range(6)]}}
+
+
+async def test_a_press_is_the_same_event_on_both_frameworks(transport) -> None:  # type: ignore[no-untyped-def]
+    """The pressed message's keyboard is left out of aiogram's parse; what the
+    engine needs of the press (chat, topic, message, data, person) is all there,
+    and a message Telegram no longer shows (date 0) is a press all the same."""
+    event = transport.to_event(transport.parse_update(pressed(KEYBOARD_MESSAGE)))
+    assert (event.kind, event.data, event.callback_id, event.message_id) == (
+        "button", "op:svc:3@4", "501", 77)
+    assert (event.chat.id, event.chat.type, event.chat.thread_id) == (
+        -100_500, "supergroup", 12)
+    assert (event.user.id, event.user.language) == (CHAT, "eu")
+    gone = transport.to_event(transport.parse_update(pressed(
+        {"message_id": 78, "date": 0, "chat": {"id": CHAT, "type": "private"}})))
+    assert (gone.kind, gone.message_id, gone.chat.id) == ("button", 78, CHAT)
+    for broken in [{"update_id": 5, "callback_query": {"id": "1", "message": "x"}},
+                   {"update_id": 5, "callback_query": "x"}]:
+        with pytest.raises((ValueError, TypeError)):
+            transport.parse_update(broken)
+
+
+async def test_a_reply_that_times_out_is_retried_as_a_network_error(fake) -> None:  # type: ignore[no-untyped-def]
+    """A send whose answer never comes is a transient failure on both
+    frameworks: the outbox retries it (at-least-once, as the README says)."""
+    for kind in (AiogramTransport, PtbTransport):
+        transport = kind(TOKEN, fake.base_url, request_timeout=0.3)
+        try:
+            fake.delay_next("sendMessage", 2.0)
+            delivery = await transport.send_queued(row())
+            assert delivery.outcome == "retry" and delivery.error, (kind.name, delivery)
+        finally:
+            await transport.close()
