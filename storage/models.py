@@ -22,10 +22,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage import catalog_version
 from storage.types import BigId, Json, UTCDateTime
 
 # Named constraints let Alembic's batch mode rebuild SQLite tables and drop
@@ -148,6 +150,21 @@ class Service(Base):
     title: Mapped[dict[str, str]] = mapped_column(Json)
     description: Mapped[dict[str, str]] = mapped_column(Json, default=dict)
     position: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
+class CatalogVersion(Base):
+    """One row whose number the database moves whenever labs, their phases or
+    services change (triggers: :mod:`storage.catalog_version`)."""
+
+    __tablename__ = catalog_version.TABLE
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+# Databases made from the models (tests, benchmarks) get the row and the
+# triggers too; a migrated database gets them from 0008_catalog_version.
+event.listen(Base.metadata, "after_create", catalog_version.create_with_metadata)
 
 
 class Opinion(Base):

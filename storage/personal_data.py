@@ -24,6 +24,7 @@ NOT_PERSONAL: dict[str, str] = {
     "labs": "content written by staff",
     "lab_phases": "content written by staff",
     "services": "content written by staff",
+    "catalog_version": "one number that changes with the catalog",
     "processed_updates": "update ids only, pruned after 48 hours",
     "chat_migrations": "ids of groups, not of people",
     "proposal_reviews": "message ids in the moderators' group (who decided is in audit_log)",

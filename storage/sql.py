@@ -10,8 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from storage import catalog_cache, personal_data
 from storage import models as m
-from storage import personal_data
 from storage.broadcasts import SqlBroadcasts
 from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import SqlOutbox
@@ -68,9 +68,14 @@ class Link:
     the new transaction's.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession,
+                 catalog: catalog_cache.CatalogCache | None = None) -> None:
         self.session = session
         self.dialect = _dialect(session)
+        self.catalog = catalog or catalog_cache.CatalogCache()
+        # Read by start_event; None (the row is missing, or no event started
+        # this unit of work) means the catalog is read from its tables.
+        self.catalog_version: int | None = None
         self._connection: AsyncConnection | None = None
 
     async def __call__(self) -> AsyncConnection:
@@ -128,10 +133,13 @@ _CITIZEN = select(_citizens.c.id, _citizens.c.telegram_id, _citizens.c.language,
 
 _one = select(literal_column("1").label("one")).subquery("one")
 # The person and their conversation in one statement (either may be missing):
-# each outer-joined to a single row, so the answer is always one row.
+# each outer-joined to a single row, so the answer is always one row. The
+# catalog's version rides along (see storage/catalog_cache.py).
+_versions = m.CatalogVersion.__table__
+_CATALOG_VERSION = select(_versions.c.version).where(_versions.c.id == 1).scalar_subquery()
 _CITIZEN_AND_STATE = (
     select(*_CITIZEN.selected_columns, _states.c.flow, _states.c.state, _states.c.step,
-           _states.c.data)
+           _states.c.data, _CATALOG_VERSION.label("catalog_version"))
     .select_from(_one.outerjoin(_citizens, _citizens.c.telegram_id == bindparam("telegram_id"))
                  .outerjoin(_states, and_(_states.c.chat_id == bindparam("chat_id"),
                                           _states.c.user_id == bindparam("telegram_id")))))
@@ -269,7 +277,20 @@ class SqlCatalog:
         self.session = link.session
         self._open: dict[tuple[str, datetime], list[LabRecord]] = {}
 
+    async def _snapshot(self) -> catalog_cache.CatalogSnapshot | None:
+        version = self.link.catalog_version
+        if version is None:
+            return None
+        snapshot = self.link.catalog.snapshot
+        if snapshot is None or snapshot.version != version:
+            snapshot = self.link.catalog.snapshot = await (await self.link()).run_sync(
+                catalog_cache.load, version)
+        return snapshot
+
     async def labs_open_for(self, phase: str, now: datetime) -> list[LabRecord]:
+        snapshot = await self._snapshot()
+        if snapshot is not None:
+            return snapshot.labs_open_for(phase, now)
         key = (phase, now)
         if key not in self._open:
             self._open[key] = await self._labs_open_for(phase, now)
@@ -290,11 +311,17 @@ class SqlCatalog:
         return _lab(row) if row else None
 
     async def services(self, lab_id: int) -> list[ServiceRecord]:
+        snapshot = await self._snapshot()
+        if snapshot is not None:
+            return list(snapshot.services_of_lab.get(lab_id, ()))
         rows = await (await self.link()).execute(_SERVICES_OF_LAB, {"lab_id": lab_id})
         return [ServiceRecord(r.id, r.lab_id, r.slug, dict(r.title),
                               dict(r.description or {})) for r in rows]
 
     async def service(self, service_id: int) -> ServiceRecord | None:
+        snapshot = await self._snapshot()
+        if snapshot is not None:
+            return snapshot.services.get(service_id)
         row = (await (await self.link()).execute(_SERVICE, {"id": service_id})).first()
         return ServiceRecord(row.id, row.lab_id, row.slug, dict(row.title),
                              dict(row.description or {})) if row else None
@@ -366,7 +393,7 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self.session: AsyncSession = self._sessions()
-        self.link = Link(self.session)
+        self.link = Link(self.session, catalog_cache.cache_for(self._sessions))
         self.updates = SqlUpdates(self.link)
         self.conversations = SqlConversations(self.link)
         self.citizens = SqlCitizens(self.link)
@@ -399,6 +426,7 @@ class SqlUnitOfWork:
             # Both statements in one hop into SQLAlchemy's greenlet.
             fresh, row = await connection.run_sync(
                 _seen_citizen_and_state, self.link.dialect, update_id, now, keys)
+        self.link.catalog_version = row.catalog_version
         citizen = None if row.id is None else CitizenRecord(
             row.id, row.telegram_id, row.language, row.last_seen, row.username,
             row.blocked_bot, consented=bool(row[6]))
