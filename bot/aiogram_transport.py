@@ -34,6 +34,7 @@ from aiogram.types import (
     Update,
 )
 from aiohttp import ClientError, ClientTimeout
+from yarl import URL
 
 from bot.bot_api import BotApiTransport, Failure, Rows
 from bot.transport import ALLOWED_UPDATES, BlockedCallback
@@ -88,7 +89,7 @@ class AiogramTransport(BotApiTransport):
         self.bot = Bot(token=token, session=session)
         self._request_timeout = request_timeout
         self._timeout = ClientTimeout(total=request_timeout)
-        self._urls: dict[str, str] = {}
+        self._urls: dict[str, URL] = {}
 
     def failure(self, error: BaseException) -> Failure | None:
         match error:
@@ -140,8 +141,8 @@ class AiogramTransport(BotApiTransport):
         session = self.bot.session
         name = method.__api_method__
         url = self._urls.get(name)
-        if url is None:
-            url = self._urls[name] = session.api.api_url(token=self.bot.token, method=name)
+        if url is None:  # parsed once (aiohttp parses a str on every request)
+            url = self._urls[name] = URL(session.api.api_url(token=self.bot.token, method=name))
         body = {key: value for key, value in payload.items() if value is not None}
         try:
             http = await session.create_session()
