@@ -309,6 +309,11 @@ class Result:
     p99_ms: float
     cpu_ms_per_update: float
     lag_ms: float
+    # Shares of one core during the throughput phase: the bot's, and this
+    # process's (the fake and the citizens). A generator near 1.0 means it,
+    # not the bot, set the pace; the CPU per update still compares the bots.
+    bot_core: float = 0.0
+    generator_core: float = 0.0
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -326,10 +331,11 @@ async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
 
     if args.profile:
         bot.process.send_signal(signal.SIGUSR1)
-    cpu, began = bot.cpu_seconds(), time.perf_counter()
+    cpu, began, generator = bot.cpu_seconds(), time.perf_counter(), time.process_time()
     updates = await all_at_once(fake, new_citizens(fake, args.citizens, steps))
     elapsed = time.perf_counter() - began
     cpu = bot.cpu_seconds() - cpu
+    generator = time.process_time() - generator
     if args.profile:
         bot.process.send_signal(signal.SIGUSR2)
 
@@ -340,7 +346,8 @@ async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
         await verify(warm_up + args.citizens + len(paced))
     latencies = [x for c in paced for x in c.latencies]
     return Result(bot.name, database, updates / elapsed, percentile(latencies, 0.5) * 1000,
-                  percentile(latencies, 0.99) * 1000, cpu / updates * 1000, lag * 1000)
+                  percentile(latencies, 0.99) * 1000, cpu / updates * 1000, lag * 1000,
+                  cpu / elapsed, generator / elapsed)
 
 
 @contextlib.asynccontextmanager
@@ -391,12 +398,18 @@ async def database(kind: str, server: str | None, folder: Path) -> AsyncIterator
 def print_table(results: list[Result]) -> None:
     echo = {r.bot.split("-")[1]: r.updates_per_s for r in results if r.bot.startswith("echo")}
     print()
-    print("| bot | database | updates/s | × echo | p50 ms | p99 ms | CPU ms/update |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    echo_cpu = {r.bot.split("-")[1]: r.cpu_ms_per_update for r in results
+                if r.bot.startswith("echo")}
+    print("| bot | database | updates/s | × echo | p50 ms | p99 ms | CPU ms/update "
+          "| echo's CPU ÷ this CPU | bot's core | generator's core |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        ratio = r.updates_per_s / echo[r.bot.split("-")[1]]
+        framework = r.bot.split("-")[1]
+        ratio = r.updates_per_s / echo[framework]
         print(f"| {r.bot} | {r.database} | {r.updates_per_s:,.0f} | {ratio:.2f} | "
-              f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.cpu_ms_per_update:.2f} |")
+              f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.cpu_ms_per_update:.2f} | "
+              f"{echo_cpu[framework] / r.cpu_ms_per_update:.2f} | {r.bot_core:.0%} | "
+              f"{r.generator_core:.0%} |")
     worst = max(r.lag_ms for r in results)
     print(f"\n(the load generator's worst lag behind the 100/s schedule: {worst:.0f} ms)")
 
