@@ -149,21 +149,21 @@ class AiogramTransport(BotApiTransport):
             async with http.post(url, data=json.dumps(body, ensure_ascii=False).encode(),
                                  headers=JSON_BODY,
                                  timeout=time_limit or self._timeout) as answer:
-                status, content = answer.status, await answer.text()
+                status, content = answer.status, await answer.read()
         except TimeoutError as error:
             raise TelegramNetworkError(method=method.model_construct(**body),
                                        message="Request timeout error") from error
         except ClientError as error:
             raise TelegramNetworkError(method=method.model_construct(**body),
                                        message=f"{type(error).__name__}: {error}") from error
-        if status == 200:
+        if status == 200:  # the Bot API answers UTF-8 JSON: no charset detection
             with contextlib.suppress(ValueError):
                 parsed = json.loads(content)
                 if isinstance(parsed, dict) and parsed.get("ok") is True:
                     return parsed.get("result")
         # Raises the aiogram exception the answer means (or ClientDecodeError).
-        return session.check_response(self.bot, method.model_construct(**body),
-                                      status, content).result
+        return session.check_response(self.bot, method.model_construct(**body), status,
+                                      content.decode("utf-8", "replace")).result
 
     async def _send_message(self, chat_id: int, text: str, thread: int | None,
                             buttons: Rows | None) -> int:
