@@ -49,7 +49,10 @@ def drop_statements(dialect: str) -> list[str]:
             for table in CATALOG_TABLES for operation in ("insert", "update", "delete")]
 
 
-def create_with_metadata(_target: Any, connection: Connection, **_: Any) -> None:
-    """``after_create`` of the models' metadata: the same as the migration."""
+def create_with_metadata(_target: Any, connection: Connection, **kw: Any) -> None:
+    """``after_create`` of the models' metadata: the same as the migration,
+    when this create_all made the table (a second create_all changes nothing)."""
+    if TABLE not in {table.name for table in kw.get("tables") or ()}:
+        return
     for statement in create_statements(connection.dialect.name):
         connection.exec_driver_sql(statement)

@@ -104,3 +104,13 @@ async def test_every_change_to_the_catalog_moves_its_version(sql_backend):  # ty
     unchanged = await version(sql_backend)
     await change(sql_backend, insert(m.ProcessedUpdate).values(update_id=1, seen_at=NOW))
     assert await version(sql_backend) == unchanged
+
+
+async def test_making_the_schema_again_from_the_models_changes_nothing(sql_backend):  # type: ignore[no-untyped-def]
+    await sql_backend.add_lab("tu-atencion", "Tu Atención", ["Phone line 012"])
+    before = await version(sql_backend)
+    async with sql_backend.sessions.kw["bind"].begin() as connection:
+        await connection.run_sync(m.Base.metadata.create_all)
+    assert await version(sql_backend) == before
+    await change(sql_backend, update(m.Service).values(position=2))
+    assert await version(sql_backend) == before + 1  # the triggers are still there, once
