@@ -2,7 +2,7 @@
 
 Most steps of a journey read the open labs and their services, and they
 change only when staff import a new catalog. Each process keeps the catalog
-in memory (:class:`storage.sql.CatalogSnapshot`) and reads this number in
+in memory (:class:`storage.catalog_cache.CatalogSnapshot`) and reads this number in
 the statement that starts every event, which it runs anyway: the snapshot
 is used while the number is the one it was read at. The number is kept by
 database triggers, so every writer (``participa import``, a migration, an
