@@ -42,7 +42,7 @@ class PhaseWindow:
 
 @dataclass(frozen=True)
 class CatalogSnapshot:
-    version: int
+    version: int | None  # None: read for one unit of work only, not shared
     labs: tuple[LabRecord, ...]  # by id, as the query ordered them
     phases: dict[str, tuple[PhaseWindow, ...]]
     services_of_lab: dict[int, tuple[ServiceRecord, ...]]  # by position, then id
@@ -54,7 +54,7 @@ class CatalogSnapshot:
         return [lab for lab in self.labs if lab.id in open_ids]
 
 
-def load(connection: Connection, version: int) -> CatalogSnapshot:
+def load(connection: Connection, version: int | None) -> CatalogSnapshot:
     """The whole catalog, in one hop (run through ``AsyncConnection.run_sync``)."""
     labs = tuple(LabRecord(r.id, r.slug, dict(r.title), dict(r.description or {}))
                  for r in connection.execute(_ALL_LABS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Self
 
-from sqlalchemy import and_, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -245,42 +245,22 @@ class SqlCitizens:
         return frozenset(rows.scalars())
 
 
-def _lab(row: m.Lab) -> LabRecord:
-    return LabRecord(row.id, row.slug, dict(row.title), dict(row.description or {}))
-
-
-# Most opinion steps read the open labs and their services: columns, not
-# ORM objects, and statements built once (see _SEEN).
-_labs, _phases, _services = m.Lab.__table__, m.LabPhase.__table__, m.Service.__table__
-_LABS_OPEN_FOR = (
-    select(_labs.c.id, _labs.c.slug, _labs.c.title, _labs.c.description)
-    .join(_phases, and_(_phases.c.lab_id == _labs.c.id, _phases.c.phase == bindparam("phase")))
-    .where(_phases.c.opens_at <= bindparam("now"),
-           or_(_phases.c.closes_at.is_(None), _phases.c.closes_at > bindparam("now")))
-    .order_by(_labs.c.id))
-_SERVICES_OF_LAB = (
-    select(_services.c.id, _services.c.lab_id, _services.c.slug, _services.c.title,
-           _services.c.description)
-    .where(_services.c.lab_id == bindparam("lab_id"))
-    .order_by(_services.c.position, _services.c.id))
-
-_SERVICE = (select(*_SERVICES_OF_LAB.selected_columns)
-            .where(_services.c.id == bindparam("id")))
-
-
 class SqlCatalog:
-    """Labs and services. Reads are remembered for the transaction: a step
-    checks the lab is still open in its handler and again in its screen."""
+    """Labs and services, read from the process's snapshot of the catalog
+    (:mod:`storage.catalog_cache`) while its version is the one this event
+    read; a unit of work that started no event (or a database without the
+    version row) loads a snapshot of its own, once."""
 
     def __init__(self, link: Link) -> None:
         self.link = link
-        self.session = link.session
-        self._open: dict[tuple[str, datetime], list[LabRecord]] = {}
+        self._own: catalog_cache.CatalogSnapshot | None = None
 
-    async def _snapshot(self) -> catalog_cache.CatalogSnapshot | None:
+    async def _snapshot(self) -> catalog_cache.CatalogSnapshot:
         version = self.link.catalog_version
         if version is None:
-            return None
+            if self._own is None:
+                self._own = await (await self.link()).run_sync(catalog_cache.load, None)
+            return self._own
         snapshot = self.link.catalog.snapshot
         if snapshot is None or snapshot.version != version:
             snapshot = self.link.catalog.snapshot = await (await self.link()).run_sync(
@@ -288,43 +268,19 @@ class SqlCatalog:
         return snapshot
 
     async def labs_open_for(self, phase: str, now: datetime) -> list[LabRecord]:
-        snapshot = await self._snapshot()
-        if snapshot is not None:
-            return snapshot.labs_open_for(phase, now)
-        key = (phase, now)
-        if key not in self._open:
-            self._open[key] = await self._labs_open_for(phase, now)
-        return self._open[key]
-
-    async def _labs_open_for(self, phase: str, now: datetime) -> list[LabRecord]:
-        rows = await (await self.link()).execute(_LABS_OPEN_FOR, {"phase": phase, "now": now})
-        return [LabRecord(r.id, r.slug, dict(r.title), dict(r.description or {}))
-                for r in rows]
+        return (await self._snapshot()).labs_open_for(phase, now)
 
     async def lab_by_slug(self, slug: str) -> LabRecord | None:
-        row = (await self.session.execute(
-            select(m.Lab).where(m.Lab.slug == slug))).scalar_one_or_none()
-        return _lab(row) if row else None
+        return next((lab for lab in (await self._snapshot()).labs if lab.slug == slug), None)
 
     async def lab(self, lab_id: int) -> LabRecord | None:
-        row = await self.session.get(m.Lab, lab_id)
-        return _lab(row) if row else None
+        return next((lab for lab in (await self._snapshot()).labs if lab.id == lab_id), None)
 
     async def services(self, lab_id: int) -> list[ServiceRecord]:
-        snapshot = await self._snapshot()
-        if snapshot is not None:
-            return list(snapshot.services_of_lab.get(lab_id, ()))
-        rows = await (await self.link()).execute(_SERVICES_OF_LAB, {"lab_id": lab_id})
-        return [ServiceRecord(r.id, r.lab_id, r.slug, dict(r.title),
-                              dict(r.description or {})) for r in rows]
+        return list((await self._snapshot()).services_of_lab.get(lab_id, ()))
 
     async def service(self, service_id: int) -> ServiceRecord | None:
-        snapshot = await self._snapshot()
-        if snapshot is not None:
-            return snapshot.services.get(service_id)
-        row = (await (await self.link()).execute(_SERVICE, {"id": service_id})).first()
-        return ServiceRecord(row.id, row.lab_id, row.slug, dict(row.title),
-                             dict(row.description or {})) if row else None
+        return (await self._snapshot()).services.get(service_id)
 
 
 class SqlOpinions:

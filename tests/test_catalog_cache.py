@@ -114,3 +114,17 @@ async def test_making_the_schema_again_from_the_models_changes_nothing(sql_backe
     assert await version(sql_backend) == before
     await change(sql_backend, update(m.Service).values(position=2))
     assert await version(sql_backend) == before + 1  # the triggers are still there, once
+
+
+async def test_a_unit_of_work_outside_an_event_reads_the_catalog_too(sql_backend):  # type: ignore[no-untyped-def]
+    await sql_backend.add_lab("tu-atencion", "Tu Atención", ["Phone line 012", "Registry"])
+    await sql_backend.add_lab("old", "Old", ["Gone"], closes=NOW - timedelta(days=1))
+    async with sql_backend.uow() as uow:  # no start_event: no version read
+        [open_lab] = await uow.catalog.labs_open_for("opinions", NOW)
+        assert open_lab.slug == "tu-atencion"
+        assert (await uow.catalog.lab_by_slug("old")).title["es"] == "Old"
+        assert await uow.catalog.lab(open_lab.id) == open_lab
+        services = await uow.catalog.services(open_lab.id)
+        assert [s.slug for s in services] == ["phone-line-012", "registry"]
+        assert await uow.catalog.service(services[1].id) == services[1]
+        assert await uow.catalog.service(999_999) is None
