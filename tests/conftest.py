@@ -3,6 +3,7 @@ and Redis when TEST_DATABASE_URL / TEST_REDIS_URL are given."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -14,6 +15,26 @@ from tests.e2e import TOKEN, prepare_database
 from tests.fake_bot_api import FakeBotAPI
 
 BACKENDS = ["sqlite"] + (["postgresql"] if services.postgres_server_url() else [])
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """Undo what a test's ``participa`` command did to logging.
+
+    ``cli.main`` installs a handler on the root logger that writes to the
+    sys.stderr of that moment, which under pytest is the test's capture
+    buffer; left in place it makes every later test's log line a "Logging
+    error: I/O operation on closed file" once the buffer is closed.
+    """
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    levels = {name: logger.level for name, logger in logging.root.manager.loggerDict.items()
+              if isinstance(logger, logging.Logger)}
+    yield
+    root.handlers[:], level = saved
+    root.setLevel(level)
+    for name, logger_level in levels.items():
+        logging.getLogger(name).setLevel(logger_level)
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,7 @@ from storage.send_limits import LocalSendLimiter, Priority, RedisSendLimiter, Se
 from storage.sql import SqlUnitOfWork
 from tests.e2e import TOKEN
 from tests.fake_bot_api import Call, FakeBotAPI
+from tests.redis_window import global_window_counts
 from tests.test_outbox_store import add_citizen
 
 #: Client-side jitter between the limiter's grant and the fake's arrival stamp.
@@ -492,28 +493,35 @@ async def test_two_processes_share_one_queue_and_one_rate(postgres_and_redis):  
     engines = [create_engine(database_url) for _ in range(2)]
     redises = [Redis.from_url(redis_url) for _ in range(2)]
     try:
-        async with FakeBotAPI(TOKEN, global_rate=rate + 10) as fake:
+        # No global limit at the fake: its 429s would slow two separate
+        # budgets down to one, and hide the very fault this test looks for.
+        async with FakeBotAPI(TOKEN) as fake:
             chats = started_users(fake, range(7001, 7151))
             stores = [session_factory(e) for e in engines]
             ids = await queue(stores[0], chats)
             limiters = [RedisSendLimiter(r, prefix, rate, **PER_CHAT) for r in redises]
-            async with sender_for(fake, stores[0], limiters[0], worker="one") as one, \
-                    sender_for(fake, stores[1], limiters[1], worker="two") as two:
-                rows = await settled(stores[0], ids, timeout=20)
+            started = fake.now()
+            async with global_window_counts(redises[0], prefix) as counts:
+                async with sender_for(fake, stores[0], limiters[0], worker="one") as one, \
+                        sender_for(fake, stores[1], limiters[1], worker="two") as two:
+                    rows = await settled(stores[0], ids, timeout=20)
             assert {r.status for r in rows.values()} == {"sent"}
             received = Counter(message.text for chat_id in chats
                                for message in fake.messages(chat_id))
             assert set(received.values()) == {1} and len(received) == 150
             assert one.sent_count > 0 and two.sent_count > 0
             assert one.sent_count + two.sent_count == 150
-            assert [c for c in fake.calls if c.status == 429] == []
-            # Here one event loop runs the fake, both senders, two engines and
-            # two Redis clients: grant-to-arrival jitter reaches tens of ms
-            # (measured with aiogram: 54 arrivals in some 1.0 s, 51 in 0.98 s,
-            # 50 in 0.95 s; PTB's HTTP client adds more: 51 in 0.95 s once in
-            # CI). The fake's own limit (rate + 10, no 429 above) is the hard check.
-            arrivals = [c.time for c in sends(fake)]
-            assert most_in_a_second(arrivals, 0.9) <= rate
+            # The shared budget, by Redis's clock: never more than `rate`
+            # grants in any second, whichever process asked.
+            assert counts and max(counts) <= rate
+            # And as Telegram saw it: 150 sends at 50 a second cannot all have
+            # arrived within 2 s of the start; two separate budgets finish in
+            # about 1 s. Arrivals are only checked from below: on a busy
+            # machine a granted send can reach the fake hundreds of ms late and
+            # bunch with later ones (CI once saw 61 arrive within a second), so
+            # "at most `rate` in any second" is checked above, where the grants
+            # are counted, not here.
+            assert max(c.time for c in sends(fake)) - started >= 150 / rate - 1 - JITTER_S
     finally:
         for redis in redises:
             await redis.aclose()

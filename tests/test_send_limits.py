@@ -24,6 +24,7 @@ from storage.send_limits import (
     RedisSendLimiter,
     SendLimiter,
 )
+from tests.redis_window import global_window_counts
 
 # Short names for the priorities.
 INT, PER, BRO = Priority.INTERACTIVE, Priority.PERSONAL, Priority.BROADCAST
@@ -356,35 +357,17 @@ async def redis(redis_prefix):  # type: ignore[no-untyped-def]
         await client.aclose()
 
 
-_COUNT_LAST_SECOND = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-return redis.call('ZCOUNT', KEYS[1], '(' .. string.format('%.3f', now - 1000), '+inf')
-"""
-
-
 async def test_redis_two_processes_share_the_global_rate(redis) -> None:  # type: ignore[no-untyped-def]
     (one, two), prefix = redis
     limiters = [RedisSendLimiter(one, prefix, 20), RedisSendLimiter(two, prefix, 20)]
     granted: list[float] = []
-    counts: list[int] = []
-    done = asyncio.Event()
 
     async def send(n: int) -> None:
         assert await limiters[n % 2].acquire(1000 + n, (PER, BRO)[n // 2 % 2]) == Grant(True)
         granted.append(time.monotonic())
 
-    async def watch() -> None:  # sends in Redis's last second, by Redis's clock
-        count = one.register_script(_COUNT_LAST_SECOND)
-        while not done.is_set():
-            counts.append(int(await count(keys=[f"{prefix}send:global"])))
-            await asyncio.sleep(0.005)
-
-    watcher = asyncio.create_task(watch())
-    async with asyncio.timeout(10):
+    async with global_window_counts(one, prefix) as counts, asyncio.timeout(10):
         await asyncio.gather(*(send(n) for n in range(50)))
-    done.set()
-    await watcher
     assert len(granted) == 50
     assert max(counts) == 20
     # The same seen from here (a little slack for the round trips' jitter).
