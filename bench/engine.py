@@ -1,10 +1,13 @@
-"""Events per second of the engine in process: in-memory unit of work and SQLite.
+"""Events per second of the engine in process: in-memory unit of work, SQLite
+and, given a server, PostgreSQL.
 
 Many citizens go through the whole opinion journey at once (consent, then
-opinions: menu → service → rating → comment → send). No network: this is
-the engine, the flows and storage, nothing else.
+opinions: menu → service → rating → comment → send). No network but the
+database's: this is the engine, the flows and storage, nothing else. The CPU
+time per event is this process's (the PostgreSQL server's is not in it).
 
     .venv/bin/python bench/engine.py [--citizens 200] [--opinions 5]
+        [--database-url postgresql://...]   (default: TEST_DATABASE_URL)
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from storage.database import create_engine, session_factory
 from storage.memory import MemoryStore, MemoryUnitOfWork
 from storage.models import Base, Lab, LabPhase, Service
 from storage.sql import SqlUnitOfWork
+from tests import services
 
 NOW = datetime(2026, 11, 24, 10, tzinfo=UTC)
 SERVICES = [f"Service {n}" for n in range(8)]
@@ -67,11 +71,17 @@ async def citizen_journey(engine: Engine, user_id: int, opinions: int) -> int:
 _citizen_ids = itertools.count(10_000)
 
 
-async def measure(engine: Engine, citizens: int, opinions: int) -> tuple[int, float]:
-    started = time.perf_counter()
+async def measure(engine: Engine, citizens: int, opinions: int) -> tuple[int, float, float]:
+    """(events, wall seconds, CPU seconds of this process)."""
+    started, cpu = time.perf_counter(), time.process_time()
     counts = await asyncio.gather(*(citizen_journey(engine, next(_citizen_ids), opinions)
                                     for _ in range(citizens)))
-    return sum(counts), time.perf_counter() - started
+    return sum(counts), time.perf_counter() - started, time.process_time() - cpu
+
+
+def report(name: str, events: int, seconds: float, cpu: float, target: str = "") -> None:
+    print(f"{name:24s}{events} events in {seconds:.2f} s = {events / seconds:,.0f} events/s, "
+          f"{cpu / events * 1000:.3f} ms CPU/event{target}")
 
 
 async def memory_engine() -> Engine:
@@ -82,8 +92,8 @@ async def memory_engine() -> Engine:
     return Engine(uow=lambda: MemoryUnitOfWork(store), settings=FlowSettings(), clock=lambda: NOW)
 
 
-async def sqlite_engine(folder: str):  # type: ignore[no-untyped-def]
-    db = create_engine(f"sqlite+aiosqlite:///{folder}/bench.db")
+async def sql_engine(url: str):  # type: ignore[no-untyped-def]
+    db = create_engine(url)
     async with db.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     sessions = session_factory(db)
@@ -101,27 +111,40 @@ async def sqlite_engine(folder: str):  # type: ignore[no-untyped-def]
     return engine, db
 
 
+async def measure_sql(url: str, citizens: int, opinions: int) -> tuple[int, float, float]:
+    engine, db = await sql_engine(url)
+    try:
+        await measure(engine, 20, 1)  # the catalog snapshot, prepared statements
+        return await measure(engine, citizens, opinions)
+    finally:
+        await db.dispose()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--citizens", type=int, default=200)
     parser.add_argument("--opinions", type=int, default=5)
+    parser.add_argument("--database-url", default=services.postgres_server_url(),
+                        help="a PostgreSQL server (default: TEST_DATABASE_URL)")
     args = parser.parse_args()
     assert Send  # the replies are built in full: rendering is part of the cost
 
     engine = await memory_engine()
     await measure(engine, 20, 1)  # warm caches (catalog compilation, imports)
-    events, seconds = await measure(engine, args.citizens, args.opinions)
-    print(f"in-memory unit of work: {events} events in {seconds:.2f} s = "
-          f"{events / seconds:,.0f} events/s (target >= 3,000)")
+    report("in-memory unit of work:", *await measure(engine, args.citizens, args.opinions),
+           target=" (target >= 3,000)")
 
     with tempfile.TemporaryDirectory() as folder:
-        engine, db = await sqlite_engine(folder)
+        report("SQLite (WAL, file):", *await measure_sql(
+            f"sqlite+aiosqlite:///{folder}/bench.db", args.citizens, args.opinions))
+    if args.database_url:
+        # The admin connection runs its own event loop: from a thread.
+        throwaway = services.throwaway_postgres(args.database_url)
+        url = await asyncio.to_thread(throwaway.__enter__)
         try:
-            events, seconds = await measure(engine, args.citizens, args.opinions)
+            report("PostgreSQL:", *await measure_sql(url, args.citizens, args.opinions))
         finally:
-            await db.dispose()
-    print(f"SQLite (WAL, file):     {events} events in {seconds:.2f} s = "
-          f"{events / seconds:,.0f} events/s")
+            await asyncio.to_thread(throwaway.__exit__, None, None, None)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import Executable
 
 from storage import catalog_cache, personal_data
 from storage import models as m
@@ -30,6 +33,8 @@ from storage.records import (
 from storage.stats import SqlStats
 from storage.upsert import insert_for
 from storage.workshops import SqlWorkshops
+
+T = TypeVar("T")
 
 # The statements every event runs, built once per dialect and executed on the
 # session's connection (Core, no ORM layer). Profiling bench/throughput.py
@@ -59,13 +64,20 @@ def _dialect(session: AsyncSession) -> str:
 class Link:
     """The unit of work's connection, for the Core statements of every event.
 
-    Fetched from the session once per transaction: each ``session.connection()``
-    and each ``session.execute()`` is a hop into SQLAlchemy's greenlet and
-    through the ORM session's bookkeeping, which bench/engine.py under
-    cProfile showed as a sixth of an event's CPU for statements that need
-    none of it. The session still owns the transaction: after its commit or
-    rollback the connection reports itself closed and the next call fetches
-    the new transaction's.
+    Each call here is one hop into SQLAlchemy's greenlet (``run_sync``) that
+    does all its work on the session's connection: ``session.connection()``
+    and ``execute()`` awaited one after the other were a hop each, plus the
+    ORM session's bookkeeping, which bench/engine.py under cProfile showed as
+    a sixth of an event's CPU for statements that need none of it.
+
+    A write nothing reads back before the commit (the conversation's state,
+    the person's last-seen time) can be *deferred*: it runs at the start of
+    the link's next hop, or in the commit's own hop, in the order it was
+    deferred. A button press is then two hops (start, save and commit) and
+    the session's close, where it was six. The session still owns the
+    transaction; statements run through the session itself (the ORM
+    repositories) do not see a deferred write, and none of them reads what
+    is deferred.
     """
 
     def __init__(self, session: AsyncSession,
@@ -76,13 +88,67 @@ class Link:
         # Read by start_event; None (the row is missing, or no event started
         # this unit of work) means the catalog is read from its tables.
         self.catalog_version: int | None = None
-        self._connection: AsyncConnection | None = None
+        self._deferred: list[tuple[Executable, dict[str, Any]]] = []
 
-    async def __call__(self) -> AsyncConnection:
-        connection = self._connection
-        if connection is None or connection.closed:
-            connection = self._connection = await self.session.connection()
-        return connection
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(connection, *args)`` on the transaction's connection, in one
+        hop, after the deferred writes."""
+        deferred, self._deferred = self._deferred, []
+        return await self.session.run_sync(_on_connection, deferred, work, *args)
+
+    async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
+        await self.run(_execute, statement, params)
+
+    async def first(self, statement: Executable, params: dict[str, Any]) -> Row | None:
+        return await self.run(_first, statement, params)
+
+    async def scalar_one(self, statement: Executable, params: dict[str, Any]) -> Any:
+        return await self.run(_scalar_one, statement, params)
+
+    def defer(self, statement: Executable, params: dict[str, Any]) -> None:
+        self._deferred.append((statement, params))
+
+    async def commit(self) -> None:
+        """The deferred writes and the commit, in one hop."""
+        deferred, self._deferred = self._deferred, []
+        await self.session.run_sync(_commit, deferred)
+
+    def forget_deferred(self) -> None:
+        self._deferred.clear()
+
+
+def _on_connection(session: Session, deferred: list[tuple[Executable, dict[str, Any]]],
+                   work: Callable[..., T], *args: Any) -> T:
+    connection = session.connection()
+    for statement, params in deferred:
+        connection.execute(statement, params)
+    return work(connection, *args)
+
+
+def _commit(session: Session, deferred: list[tuple[Executable, dict[str, Any]]]) -> None:
+    if deferred:
+        _on_connection(session, deferred, _nothing)
+    session.commit()
+
+
+def _nothing(connection: Connection) -> None:
+    return None
+
+
+def _execute(connection: Connection, statement: Executable, params: dict[str, Any]) -> None:
+    connection.execute(statement, params)
+
+
+def _first(connection: Connection, statement: Executable, params: dict[str, Any]) -> Row | None:
+    return connection.execute(statement, params).first()
+
+
+def _scalar_one(connection: Connection, statement: Executable, params: dict[str, Any]) -> Any:
+    return connection.execute(statement, params).scalar_one()
+
+
+def _rowcount(connection: Connection, statement: Executable, params: dict[str, Any]) -> int:
+    return connection.execute(statement, params).rowcount
 
 
 class SqlUpdates:
@@ -90,9 +156,8 @@ class SqlUpdates:
         self.link = link
 
     async def mark_seen(self, update_id: int, now: datetime) -> bool:
-        result = await (await self.link()).execute(_SEEN[self.link.dialect],
-                                                   {"update_id": update_id, "seen_at": now})
-        return result.rowcount == 1
+        return await self.link.run(_rowcount, _SEEN[self.link.dialect],
+                                   {"update_id": update_id, "seen_at": now}) == 1
 
 
 class SqlConversations:
@@ -100,17 +165,17 @@ class SqlConversations:
         self.link = link
 
     async def load(self, chat_id: int, user_id: int) -> StateRecord:
-        row = (await (await self.link()).execute(
-            _LOAD_STATE, {"chat_id": chat_id, "user_id": user_id})).first()
+        row = await self.link.first(_LOAD_STATE, {"chat_id": chat_id, "user_id": user_id})
         if row is None:
             return StateRecord(chat_id=chat_id, user_id=user_id)
         return StateRecord(chat_id, user_id, row.flow, row.state, row.step,
                            dict(row.data or {}), is_new=False)
 
     async def save(self, state: StateRecord, now: datetime) -> None:
-        await (await self.link()).execute(_SAVE_STATE[self.link.dialect], {
+        # Deferred to the commit's hop (see Link): the engine saves last.
+        self.link.defer(_SAVE_STATE[self.link.dialect], {
             "chat_id": state.chat_id, "user_id": state.user_id, "flow": state.flow,
-            "state": state.state, "step": state.step, "data": state.data,
+            "state": state.state, "step": state.step, "data": dict(state.data),
             "updated_at": now})
 
 
@@ -166,8 +231,7 @@ class SqlCitizens:
         self.session = link.session
 
     async def by_telegram_id(self, telegram_id: int) -> CitizenRecord | None:
-        found = (await (await self.link()).execute(
-            _CITIZEN, {"telegram_id": telegram_id})).first()
+        found = await self.link.first(_CITIZEN, {"telegram_id": telegram_id})
         return CitizenRecord(*found[:-1], consented=bool(found[-1])) if found else None
 
     async def register(self, telegram_id: int, username: str | None, first_name: str | None,
@@ -178,13 +242,10 @@ class SqlCitizens:
         # Core inserts, here and for opinions and consents: the ORM's flush
         # (its unit of work sorting one new object) cost more CPU than the
         # statements themselves in bench/throughput.py.
-        connection = await self.link()
-        citizen_id = (await connection.execute(_NEW_CITIZEN, {
+        citizen_id = await self.link.run(_new_citizen, {
             "telegram_id": telegram_id, "username": username, "first_name": first_name,
             "language": language, "first_seen": now, "last_seen": now,
-            "blocked_bot": False})).scalar_one()
-        await connection.execute(_NEW_PREFERENCES, {"citizen_id": citizen_id,
-                                                    "updated_at": now})
+            "blocked_bot": False})
         return CitizenRecord(citizen_id, telegram_id, language, now, username, False,
                              consented=False)
 
@@ -195,8 +256,8 @@ class SqlCitizens:
         if citizen.blocked_bot:
             # Writing to the bot again means they unblocked it.
             values.update(blocked_bot=False, blocked_at=None)
-        await (await self.link()).execute(
-            update(_citizens).where(_citizens.c.id == citizen.id).values(**values))
+        # Deferred to the commit's hop (see Link): nothing reads it back.
+        self.link.defer(update(_citizens).where(_citizens.c.id == citizen.id), values)
 
     async def set_language(self, citizen_id: int, language: str) -> None:
         await self.session.execute(
@@ -211,7 +272,7 @@ class SqlCitizens:
 
     async def give_consent(self, citizen_id: int, purpose: str, version: str,
                            now: datetime) -> None:
-        await (await self.link()).execute(_NEW_CONSENT, {
+        await self.link.execute(_NEW_CONSENT, {
             "citizen_id": citizen_id, "purpose": purpose, "text_version": version,
             "given_at": now})
 
@@ -259,11 +320,11 @@ class SqlCatalog:
         version = self.link.catalog_version
         if version is None:
             if self._own is None:
-                self._own = await (await self.link()).run_sync(catalog_cache.load, None)
+                self._own = await self.link.run(catalog_cache.load, None)
             return self._own
         snapshot = self.link.catalog.snapshot
         if snapshot is None or snapshot.version != version:
-            snapshot = self.link.catalog.snapshot = await (await self.link()).run_sync(
+            snapshot = self.link.catalog.snapshot = await self.link.run(
                 catalog_cache.load, version)
         return snapshot
 
@@ -288,12 +349,12 @@ class SqlOpinions:
         self.link = link
 
     async def add(self, opinion: NewOpinion) -> int:
-        return (await (await self.link()).execute(_NEW_OPINION, {
+        return await self.link.scalar_one(_NEW_OPINION, {
             "citizen_id": opinion.citizen_id, "service_id": opinion.service_id,
             "rating": opinion.rating, "comment": opinion.comment,
             "media_kind": opinion.media_kind, "media_file_id": opinion.media_file_id,
             "language": opinion.language, "channel": opinion.channel,
-            "created_at": opinion.created_at})).scalar_one()
+            "created_at": opinion.created_at})
 
 
 PREFERENCES = ("participation_updates", "news", "workshop_invitations")
@@ -334,8 +395,19 @@ class SqlPersonalData:
                                           keep_comments=keep_comments, now=now)
 
 
+def _new_citizen(connection: Connection, values: dict[str, Any]) -> int:
+    citizen_id = connection.execute(_NEW_CITIZEN, values).scalar_one()
+    connection.execute(_NEW_PREFERENCES, {"citizen_id": citizen_id,
+                                          "updated_at": values["first_seen"]})
+    return citizen_id
+
+
 def _seen_citizen_and_state(connection: Connection, dialect: str, update_id: int | None,
                             now: datetime, keys: dict[str, int]) -> tuple[bool, Any]:
+    if update_id is not None and dialect == "postgresql":
+        row = connection.execute(_SEEN_CITIZEN_AND_STATE,
+                                 {**keys, "update_id": update_id, "seen_at": now}).one()
+        return row.fresh == 1, row
     fresh = update_id is None or connection.execute(
         _SEEN[dialect], {"update_id": update_id, "seen_at": now}).rowcount == 1
     return fresh, connection.execute(_CITIZEN_AND_STATE, keys).one()
@@ -372,16 +444,9 @@ class SqlUnitOfWork:
 
     async def start_event(self, update_id: int | None, now: datetime, telegram_id: int,
                           chat_id: int) -> EventStart:
-        connection = await self.link()
         keys = {"telegram_id": telegram_id, "chat_id": chat_id}
-        if update_id is not None and self.link.dialect == "postgresql":
-            row = (await connection.execute(_SEEN_CITIZEN_AND_STATE, {
-                **keys, "update_id": update_id, "seen_at": now})).one()
-            fresh = row.fresh == 1
-        else:
-            # Both statements in one hop into SQLAlchemy's greenlet.
-            fresh, row = await connection.run_sync(
-                _seen_citizen_and_state, self.link.dialect, update_id, now, keys)
+        fresh, row = await self.link.run(_seen_citizen_and_state, self.link.dialect,
+                                         update_id, now, keys)
         self.link.catalog_version = row.catalog_version
         citizen = None if row.id is None else CitizenRecord(
             row.id, row.telegram_id, row.language, row.last_seen, row.username,
@@ -394,13 +459,13 @@ class SqlUnitOfWork:
         return EventStart(fresh, citizen, state)
 
     async def __aexit__(self, *exc: object) -> None:
-        try:
-            await self.session.rollback()
-        finally:
-            await self.session.close()
+        # close() ends whatever transaction is left by rolling it back: one hop.
+        self.link.forget_deferred()
+        await self.session.close()
 
     async def commit(self) -> None:
-        await self.session.commit()
+        await self.link.commit()
 
     async def rollback(self) -> None:
+        self.link.forget_deferred()
         await self.session.rollback()

@@ -1,0 +1,103 @@
+"""The SQL unit of work keeps the last writes of an event for the commit's hop.
+
+The conversation's state and the person's last-seen time are written in the
+same trip into SQLAlchemy as the commit (storage/sql.py: Link). What a user
+would notice if that went wrong: a step remembered that was rolled back, a
+step forgotten that was committed, or half an event stored.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from storage import models as m
+from storage.records import NewOpinion, StateRecord
+from tests.harness import NOW
+
+
+async def _citizen_and_service(backend) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    await backend.add_lab("lab", "Lab", ["Phone line 012"])
+    async with backend.uow() as uow:
+        citizen = await uow.citizens.register(42, "ana", "Ana", "en", NOW)
+        await uow.commit()
+    async with backend.sessions() as session:
+        service_id = (await session.execute(select(m.Service.id))).scalar_one()
+    return citizen.id, service_id
+
+
+async def _state(backend, user_id: int = 42) -> StateRecord:  # type: ignore[no-untyped-def]
+    async with backend.uow() as uow:
+        return await uow.conversations.load(user_id, user_id)
+
+
+def _at(step: int) -> StateRecord:
+    return StateRecord(42, 42, "opinion", "rating", step, {"service": 1})
+
+
+async def test_a_saved_state_is_stored_by_the_commit(sql_backend):  # type: ignore[no-untyped-def]
+    async with sql_backend.uow() as uow:
+        await uow.conversations.save(_at(3), NOW)
+        await uow.commit()
+    stored = await _state(sql_backend)
+    assert (stored.flow, stored.state, stored.step, stored.data) == (
+        "opinion", "rating", 3, {"service": 1})
+
+
+async def test_the_next_read_in_the_same_event_sees_the_saved_state(sql_backend):  # type: ignore[no-untyped-def]
+    async with sql_backend.uow() as uow:
+        await uow.conversations.save(_at(3), NOW)
+        assert (await uow.conversations.load(42, 42)).step == 3
+        await uow.conversations.save(_at(4), NOW)
+        await uow.commit()
+    assert (await _state(sql_backend)).step == 4
+
+
+async def test_a_save_without_commit_or_rolled_back_is_not_stored(sql_backend):  # type: ignore[no-untyped-def]
+    async with sql_backend.uow() as uow:
+        await uow.conversations.save(_at(3), NOW)
+    assert (await _state(sql_backend)).is_new
+    async with sql_backend.uow() as uow:
+        await uow.conversations.save(_at(3), NOW)
+        await uow.rollback()
+        await uow.commit()
+    assert (await _state(sql_backend)).is_new
+
+
+async def test_the_state_saved_is_the_one_at_save_time(sql_backend):  # type: ignore[no-untyped-def]
+    state = _at(3)
+    async with sql_backend.uow() as uow:
+        await uow.conversations.save(state, NOW)
+        state.data["service"] = 2  # a later change is the next save's business
+        await uow.commit()
+    assert (await _state(sql_backend)).data == {"service": 1}
+
+
+async def test_last_seen_is_written_with_the_commit(sql_backend):  # type: ignore[no-untyped-def]
+    await _citizen_and_service(sql_backend)
+    later = NOW + timedelta(hours=2)
+    async with sql_backend.uow() as uow:
+        citizen = await uow.citizens.by_telegram_id(42)
+        await uow.citizens.seen(citizen, "ana_new", later)
+        await uow.commit()
+    row = await sql_backend.citizen(42)
+    assert row["username"] == "ana_new"
+    assert row["last_seen"].replace(tzinfo=None) == later.replace(tzinfo=None)
+
+
+async def test_a_save_refused_at_commit_takes_the_whole_event_with_it(sql_backend):  # type: ignore[no-untyped-def]
+    """The opinion and the state are one event: if the state cannot be
+    written, the opinion is not stored either, and the error reaches the
+    engine (which then tells the person, and Telegram delivers again)."""
+    citizen_id, service_id = await _citizen_and_service(sql_backend)
+    broken = StateRecord(42, 42, "opinion", "done", 5, {"unstorable": object()})
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error type
+        async with sql_backend.uow() as uow:
+            await uow.opinions.add(NewOpinion(citizen_id, service_id, 4, "Good", None, None,
+                                              "en", "telegram", NOW))
+            await uow.conversations.save(broken, NOW)
+            await uow.commit()
+    assert await sql_backend.opinions() == []
+    assert (await _state(sql_backend)).is_new
