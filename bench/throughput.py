@@ -1,15 +1,17 @@
 """The whole stack against a bare bot of the same framework, over HTTP.
 
     .venv/bin/python bench/throughput.py [--citizens 200] [--load-updates 1000]
-        [--frameworks aiogram,ptb] [--modes polling,webhook]
+        [--frameworks aiogram,ptb] [--modes polling,webhook] [--rounds 1]
         [--database-url postgresql://...] [--profile]
 
 Each bot runs in a process of its own, long polling the fake Bot API of
-tests/fake_bot_api (no rate limits), which runs here with the simulated
-citizens; so the bot's CPU time is its own. For each framework:
+tests/fake_bot_api (no rate limits) or behind a webhook the fake calls; the
+fake runs here with the simulated citizens, so the bot's CPU time is its
+own. For each framework:
 
-- the bare echo bot (bench/echo_bot.py, no database): every citizen sends
-  13 texts, each after the echo of the previous one arrived;
+- the bare echo bot (bench/echo_bot.py, no database), by long polling and
+  behind a webhook: every citizen sends 13 texts, each after the echo of
+  the previous one arrived;
 - Participa (``participa run`` exactly as deployed, by long polling and
   behind its webhook server, on SQLite and, with ``--database-url`` or
   TEST_DATABASE_URL, on PostgreSQL): every citizen
@@ -18,7 +20,9 @@ citizens; so the bot's CPU time is its own. For each framework:
   the buttons the bot actually sent.
 
 Printed per bot: (1) updates/s with all citizens at once (each waits for
-the reply before the next step), and the ratio to the echo bot; (2) reply
+the reply before the next step), and the ratio to the echo bot taking
+updates the same way (on this 2-core machine a webhook also costs the fake
+a request per update, which slows both bots), and to the polling echo; (2) reply
 latency p50/p99 at a fixed offered load of 100 updates/s (new citizens,
 the same steps: the time from the update being available to the bot's
 first message or edit in that chat); (3) the bot process's CPU time per
@@ -36,6 +40,7 @@ import itertools
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -228,10 +233,12 @@ sys.exit(main(["run"]))
 """
 
 
-def start_echo(framework: str, base: str, workdir: Path) -> BotProcess:
-    return BotProcess(f"echo-{framework}", subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "echo_bot.py"), framework, base, TOKEN],
-        cwd=workdir, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL))
+def start_echo(framework: str, base: str, workdir: Path, mode: str = "polling") -> BotProcess:
+    webhook = [f"http://127.0.0.1:{_free_port()}/tg"] if mode == "webhook" else []
+    name = f"echo-{framework}" + ("-webhook" if mode == "webhook" else "")
+    return BotProcess(name, subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "echo_bot.py"), framework, base, TOKEN,
+         *webhook], cwd=workdir, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL))
 
 
 def _free_port() -> int:
@@ -314,6 +321,7 @@ class Result:
     # not the bot, set the pace; the CPU per update still compares the bots.
     bot_core: float = 0.0
     generator_core: float = 0.0
+    round: int = 0  # results are set against the echo bots of their own round
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -323,7 +331,8 @@ def percentile(values: list[float], share: float) -> float:
 
 async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
                   args: argparse.Namespace, database: str,
-                  verify: Callable[[int], Awaitable[None]] | None = None) -> Result:
+                  verify: Callable[[int], Awaitable[None]] | None = None,
+                  round_: int = 0) -> Result:
     await wait_until_ready(fake, bot)
     # Warm-up: imports, connection pools, the first statements prepared.
     warm_up = 5
@@ -347,7 +356,7 @@ async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
     latencies = [x for c in paced for x in c.latencies]
     return Result(bot.name, database, updates / elapsed, percentile(latencies, 0.5) * 1000,
                   percentile(latencies, 0.99) * 1000, cpu / updates * 1000, lag * 1000,
-                  cpu / elapsed, generator / elapsed)
+                  cpu / elapsed, generator / elapsed, round_)
 
 
 @contextlib.asynccontextmanager
@@ -395,23 +404,56 @@ async def database(kind: str, server: str | None, folder: Path) -> AsyncIterator
         await asyncio.to_thread(throwaway.__exit__, None, None, None)
 
 
+def _framework_and_mode(result: Result) -> tuple[str, str]:
+    return result.bot.split("-")[1], "webhook" if result.bot.endswith("-webhook") else "polling"
+
+
 def print_table(results: list[Result]) -> None:
-    echo = {r.bot.split("-")[1]: r.updates_per_s for r in results if r.bot.startswith("echo")}
-    print()
-    echo_cpu = {r.bot.split("-")[1]: r.cpu_ms_per_update for r in results
-                if r.bot.startswith("echo")}
-    print("| bot | database | updates/s | × echo | p50 ms | p99 ms | CPU ms/update "
-          "| echo's CPU ÷ this CPU | bot's core | generator's core |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    """Each row against the echo bot of its framework taking updates the same
+    way (a webhook costs both bots, and the fake, more than polling), and,
+    for the webhook rows, against the polling echo as well; each ratio from
+    one round (the echo measured minutes, not half an hour, away), then the
+    median over the rounds, with their range when there were several."""
+    echo = {(*_framework_and_mode(r), r.round): r for r in results if r.bot.startswith("echo")}
+
+    def echo_of(r: Result, mode: str | None = None) -> Result:
+        framework, own_mode = _framework_and_mode(r)
+        return (echo.get((framework, mode or own_mode, r.round))
+                or echo[(framework, "polling", r.round)])
+
+    rows: dict[tuple[str, str], list[Result]] = {}
     for r in results:
-        framework = r.bot.split("-")[1]
-        ratio = r.updates_per_s / echo[framework]
-        print(f"| {r.bot} | {r.database} | {r.updates_per_s:,.0f} | {ratio:.2f} | "
-              f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.cpu_ms_per_update:.2f} | "
-              f"{echo_cpu[framework] / r.cpu_ms_per_update:.2f} | {r.bot_core:.0%} | "
-              f"{r.generator_core:.0%} |")
+        rows.setdefault((r.bot, r.database), []).append(r)
+    print()
+    print("| bot | database | updates/s | × echo | × polling echo | p50 ms | p99 ms "
+          "| CPU ms/update | echo's CPU ÷ this CPU | bot's core | generator's core |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (bot, database), runs in rows.items():
+        rate = [r.updates_per_s for r in runs]
+        same = [r.updates_per_s / echo_of(r).updates_per_s for r in runs]
+        polling = [r.updates_per_s / echo_of(r, "polling").updates_per_s for r in runs]
+        cpu = [echo_of(r).cpu_ms_per_update / r.cpu_ms_per_update for r in runs]
+        print(f"| {bot} | {database} | {_spread(rate, ',.0f')} | {_spread(same, '.2f')} | "
+              f"{_spread(polling, '.2f')} | {_median(runs, 'p50_ms'):.1f} | "
+              f"{_spread([r.p99_ms for r in runs], '.1f')} | "
+              f"{_median(runs, 'cpu_ms_per_update'):.2f} | {_spread(cpu, '.2f')} | "
+              f"{_median(runs, 'bot_core'):.0%} | {_median(runs, 'generator_core'):.0%} |")
     worst = max(r.lag_ms for r in results)
-    print(f"\n(the load generator's worst lag behind the 100/s schedule: {worst:.0f} ms)")
+    rounds = len({r.round for r in results})
+    print(f"\n({rounds} round(s); the load generator's worst lag behind the 100/s "
+          f"schedule: {worst:.0f} ms)")
+
+
+def _spread(values: list[float], form: str) -> str:
+    """The median, and the range when there were several rounds."""
+    text = format(statistics.median(values), form)
+    if len(values) > 1:
+        text += f" ({format(min(values), form)}-{format(max(values), form)})"
+    return text
+
+
+def _median(runs: list[Result], field: str) -> float:
+    return statistics.median(getattr(r, field) for r in runs)
 
 
 def print_profile(path: Path, updates: int) -> None:
@@ -453,7 +495,11 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--frameworks", default="aiogram,ptb")
     parser.add_argument("--modes", default="polling,webhook",
-                        help="how Participa takes updates (the echo bots poll)")
+                        help="how Participa and the echo bots take updates (the "
+                             "polling echo runs in any case)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every bot this many times, in turn; the table shows "
+                             "medians and ranges (this machine's speed drifts)")
     parser.add_argument("--database-url", default=services.postgres_server_url(),
                         help="a PostgreSQL server (default: TEST_DATABASE_URL)")
     parser.add_argument("--profile", action="store_true",
@@ -470,20 +516,25 @@ async def main() -> None:
             return
         results: list[Result] = []
         kinds = ["sqlite"] + (["postgresql"] if args.database_url else [])
+        modes = args.modes.split(",")
         for framework in args.frameworks.split(","):
-            async with running(lambda base, f=framework: start_echo(f, base, folder)) as (
-                    fake, bot):
-                results.append(await measure(fake, bot, ECHO, args, "-"))
-                print(f"  {results[-1]}", flush=True)
-            for kind in kinds:
-                for mode in args.modes.split(","):
-                    async with database(kind, args.database_url, folder) as url:
-                        async with running(lambda base, f=framework, u=url, o=mode:
-                                           start_participa(f, base, u, folder, None, o)) as (
-                                fake, bot):
-                            results.append(await measure(fake, bot, JOURNEY, args, kind,
-                                                         opinions_stored(url)))
-                            print(f"  {results[-1]}", flush=True)
+            for round_ in range(args.rounds):
+                # The polling echo always: the webhook rows are also set against it.
+                for mode in ["polling"] + [m for m in modes if m != "polling"]:
+                    async with running(lambda base, f=framework, o=mode:
+                                       start_echo(f, base, folder, o)) as (fake, bot):
+                        results.append(await measure(fake, bot, ECHO, args, "-", round_=round_))
+                        print(f"  {results[-1]}", flush=True)
+                for kind in kinds:
+                    for mode in modes:
+                        async with database(kind, args.database_url, folder) as url:
+                            async with running(lambda base, f=framework, u=url, o=mode:
+                                               start_participa(f, base, u, folder, None, o)) as (
+                                    fake, bot):
+                                results.append(await measure(
+                                    fake, bot, JOURNEY, args, kind, opinions_stored(url),
+                                    round_=round_))
+                                print(f"  {results[-1]}", flush=True)
         print_table(results)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
