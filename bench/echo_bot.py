@@ -14,7 +14,10 @@ its own, never in the webhook's answer, like Participa's replies.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 SECRET = "bench-echo-secret"
@@ -44,9 +47,10 @@ async def aiogram_echo(base: str, token: str, webhook_url: str | None) -> None:
     SimpleRequestHandler(dispatcher, bot, handle_in_background=False,
                          secret_token=SECRET).register(app, path=urlsplit(webhook_url).path)
     setup_application(app, dispatcher, bot=bot)
-    await serve_forever(app, webhook_url)
-    await bot.set_webhook(webhook_url, secret_token=SECRET, max_connections=MAX_CONNECTIONS)
-    await asyncio.Event().wait()
+    async with serving(app, webhook_url):
+        await bot.set_webhook(webhook_url, secret_token=SECRET,
+                              max_connections=MAX_CONNECTIONS)
+    await bot.session.close()
 
 
 def ptb_echo(base: str, token: str, webhook_url: str | None) -> None:
@@ -87,19 +91,29 @@ async def ptb_webhook(application, webhook_url: str) -> None:  # type: ignore[no
     app.router.add_post(urlsplit(webhook_url).path, receive)
     async with application:
         await application.start()
-        await serve_forever(app, webhook_url)
-        await application.bot.set_webhook(webhook_url, secret_token=SECRET,
-                                           max_connections=MAX_CONNECTIONS)
-        await asyncio.Event().wait()
+        async with serving(app, webhook_url):
+            await application.bot.set_webhook(webhook_url, secret_token=SECRET,
+                                               max_connections=MAX_CONNECTIONS)
+        await application.stop()
 
 
-async def serve_forever(app, webhook_url: str) -> None:  # type: ignore[no-untyped-def]
+@contextlib.asynccontextmanager
+async def serving(app, webhook_url: str) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
+    """Serves ``app`` on the webhook's host and port until SIGTERM (the
+    benchmark's stop), after the body of the ``with`` ran."""
     from aiohttp import web
 
     runner = web.AppRunner(app)
     await runner.setup()
     address = urlsplit(webhook_url)
     await web.TCPSite(runner, address.hostname, address.port).start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        yield
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def main() -> None:

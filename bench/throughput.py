@@ -1,7 +1,7 @@
 """The whole stack against a bare bot of the same framework, over HTTP.
 
     .venv/bin/python bench/throughput.py [--citizens 200] [--load-updates 1000]
-        [--frameworks aiogram,ptb] [--modes polling,webhook] [--rounds 1]
+        [--frameworks aiogram,ptb] [--modes polling,webhook] [--rounds 1] [--pin]
         [--database-url postgresql://...] [--profile]
 
 Each bot runs in a process of its own, long polling the fake Bot API of
@@ -179,6 +179,27 @@ class BotProcess:
         return err.decode(errors="replace")
 
 
+def database_cpu() -> dict[int, float]:
+    """CPU seconds of each process of a PostgreSQL server on this machine (by
+    its name), so that the table can show what the database took of the two
+    cores while the bot ran; empty when there is none or /proc hides it."""
+    seconds: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, tail = stat.read_text().rpartition(")")
+        except OSError:
+            continue
+        if head.split("(", 1)[-1] == "postgres":
+            fields = tail.split()
+            seconds[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return seconds
+
+
+def cpu_since(before: dict[int, float]) -> float:
+    """The CPU the database's processes used since ``before`` (those alive now)."""
+    return sum(now - before.get(pid, 0.0) for pid, now in database_cpu().items())
+
+
 def start_participa(framework: str, base: str, database_url: str, workdir: Path,
                     profile_to: Path | None, mode: str = "polling") -> BotProcess:
     webhook: dict[str, str] = {"WEBHOOK_URL": ""}
@@ -201,7 +222,8 @@ def start_participa(framework: str, base: str, database_url: str, workdir: Path,
     # Its own folder: a .env in the checkout must not change what is measured.
     name = f"participa-{framework}" + ("-webhook" if mode == "webhook" else "")
     return BotProcess(name, subprocess.Popen(
-        runner, cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL))
+        runner, cwd=workdir, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        preexec_fn=_on_bot_cpus))
 
 
 PROFILED_RUN = """
@@ -238,7 +260,32 @@ def start_echo(framework: str, base: str, workdir: Path, mode: str = "polling") 
     name = f"echo-{framework}" + ("-webhook" if mode == "webhook" else "")
     return BotProcess(name, subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "echo_bot.py"), framework, base, TOKEN,
-         *webhook], cwd=workdir, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL))
+         *webhook], cwd=workdir, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+        preexec_fn=_on_bot_cpus))
+
+
+# With --pin: the CPUs the bots run on (the first); this process, the fake
+# and the citizens, keeps the others. None: every process anywhere.
+BOT_CPUS: set[int] | None = None
+
+
+def _on_bot_cpus() -> None:
+    """In the bot's process, before it starts."""
+    if BOT_CPUS is not None:
+        os.sched_setaffinity(0, BOT_CPUS)
+
+
+def pin(bot_cpus: int = 1) -> None:
+    """Bots on the first CPU(s), this process on the rest: each bot has a
+    core to itself, as a worker with its database elsewhere would; without
+    it the bot, the fake and PostgreSQL share two cores, and whichever is
+    busiest slows the others (the bot's CPU time per update with them)."""
+    global BOT_CPUS
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) <= bot_cpus:
+        raise SystemExit(f"--pin needs more than {bot_cpus} CPU(s); this process has {len(cpus)}")
+    BOT_CPUS = set(cpus[:bot_cpus])
+    os.sched_setaffinity(0, set(cpus[bot_cpus:]))
 
 
 def _free_port() -> int:
@@ -322,6 +369,7 @@ class Result:
     bot_core: float = 0.0
     generator_core: float = 0.0
     round: int = 0  # results are set against the echo bots of their own round
+    database_core: float = 0.0  # a local PostgreSQL server's processes, together
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -341,10 +389,12 @@ async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
     if args.profile:
         bot.process.send_signal(signal.SIGUSR1)
     cpu, began, generator = bot.cpu_seconds(), time.perf_counter(), time.process_time()
+    db_before = database_cpu() if database == "postgresql" else {}
     updates = await all_at_once(fake, new_citizens(fake, args.citizens, steps))
     elapsed = time.perf_counter() - began
     cpu = bot.cpu_seconds() - cpu
     generator = time.process_time() - generator
+    db = cpu_since(db_before) if database == "postgresql" else 0.0
     if args.profile:
         bot.process.send_signal(signal.SIGUSR2)
 
@@ -356,7 +406,7 @@ async def measure(fake: BenchFake, bot: BotProcess, steps: list[Step],
     latencies = [x for c in paced for x in c.latencies]
     return Result(bot.name, database, updates / elapsed, percentile(latencies, 0.5) * 1000,
                   percentile(latencies, 0.99) * 1000, cpu / updates * 1000, lag * 1000,
-                  cpu / elapsed, generator / elapsed, round_)
+                  cpu / elapsed, generator / elapsed, round_, db / elapsed)
 
 
 @contextlib.asynccontextmanager
@@ -426,18 +476,22 @@ def print_table(results: list[Result]) -> None:
         rows.setdefault((r.bot, r.database), []).append(r)
     print()
     print("| bot | database | updates/s | × echo | × polling echo | p50 ms | p99 ms "
-          "| CPU ms/update | echo's CPU ÷ this CPU | bot's core | generator's core |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| CPU ms/update | echo's CPU ÷ this CPU | bot's core | generator's core "
+          "| database's core |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (bot, database), runs in rows.items():
         rate = [r.updates_per_s for r in runs]
         same = [r.updates_per_s / echo_of(r).updates_per_s for r in runs]
         polling = [r.updates_per_s / echo_of(r, "polling").updates_per_s for r in runs]
         cpu = [echo_of(r).cpu_ms_per_update / r.cpu_ms_per_update for r in runs]
+        database_share = (format(_median(runs, "database_core"), ".0%")
+                          if database == "postgresql" else "-")
         print(f"| {bot} | {database} | {_spread(rate, ',.0f')} | {_spread(same, '.2f')} | "
               f"{_spread(polling, '.2f')} | {_median(runs, 'p50_ms'):.1f} | "
               f"{_spread([r.p99_ms for r in runs], '.1f')} | "
               f"{_median(runs, 'cpu_ms_per_update'):.2f} | {_spread(cpu, '.2f')} | "
-              f"{_median(runs, 'bot_core'):.0%} | {_median(runs, 'generator_core'):.0%} |")
+              f"{_median(runs, 'bot_core'):.0%} | {_median(runs, 'generator_core'):.0%} | "
+              f"{database_share} |")
     worst = max(r.lag_ms for r in results)
     rounds = len({r.round for r in results})
     print(f"\n({rounds} round(s); the load generator's worst lag behind the 100/s "
@@ -500,6 +554,9 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every bot this many times, in turn; the table shows "
                              "medians and ranges (this machine's speed drifts)")
+    parser.add_argument("--pin", action="store_true",
+                        help="each bot on the first CPU, the fake and the citizens on the "
+                             "others (a local PostgreSQL server is left where it runs)")
     parser.add_argument("--database-url", default=services.postgres_server_url(),
                         help="a PostgreSQL server (default: TEST_DATABASE_URL)")
     parser.add_argument("--profile", action="store_true",
@@ -509,6 +566,8 @@ async def main() -> None:
                         help="with --profile: keep cProfile's figures in this file "
                              "(for pstats or snakeviz)")
     args = parser.parse_args()
+    if args.pin:
+        pin()
     folder = Path(tempfile.mkdtemp(prefix="participa-throughput-"))
     try:
         if args.profile:
