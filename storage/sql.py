@@ -117,22 +117,24 @@ class Link:
         self._deferred.clear()
 
 
-def _on_connection(session: Session, deferred: list[tuple[Executable, dict[str, Any]]],
-                   work: Callable[..., T], *args: Any) -> T:
+def _with_deferred(session: Session,
+                   deferred: list[tuple[Executable, dict[str, Any]]]) -> Connection:
+    """The transaction's connection, once the deferred writes ran on it."""
     connection = session.connection()
     for statement, params in deferred:
         connection.execute(statement, params)
-    return work(connection, *args)
+    return connection
+
+
+def _on_connection(session: Session, deferred: list[tuple[Executable, dict[str, Any]]],
+                   work: Callable[..., T], *args: Any) -> T:
+    return work(_with_deferred(session, deferred), *args)
 
 
 def _commit(session: Session, deferred: list[tuple[Executable, dict[str, Any]]]) -> None:
     if deferred:
-        _on_connection(session, deferred, _nothing)
+        _with_deferred(session, deferred)
     session.commit()
-
-
-def _nothing(connection: Connection) -> None:
-    return None
 
 
 def _execute(connection: Connection, statement: Executable, params: dict[str, Any]) -> None:
