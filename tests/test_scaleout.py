@@ -20,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from bot.workers import RESTART_PAUSE_S
 from storage import models as m
 from tests import services
 from tests.cluster import Cluster
 from tests.deploy_files import nginx_binary
 from tests.e2e import Citizen, Rows, label, settle
 from tests.fake_bot_api import FakeBotAPI, Sent
+from tests.test_crash_recovery import eventually
 
 CITIZENS = 24
 pytestmark = pytest.mark.skipif(
@@ -239,9 +241,13 @@ async def test_a_worker_killed_mid_run_loses_no_confirmed_submission(  # type: i
 
     await asyncio.gather(kill_one(), *(run(p, n) for n, p in enumerate(people)))
 
-    # The supervisor started a new worker in its place.
-    after = worker_pids(cluster.bot.pid)
-    assert len(after) == 3 and before[1] not in after
+    # The supervisor starts a new worker in its place, after its restart pause
+    # (the journeys may all have ended before that: it is not waited for there).
+    async def three_workers() -> bool:
+        return len(worker_pids(cluster.bot.pid)) == 3
+
+    await eventually(three_workers, "worker in the killed one's place", 10 * RESTART_PAUSE_S)
+    assert before[1] not in worker_pids(cluster.bot.pid)
     rows = Rows(database)
     try:
         opinions = await rows.opinions()
