@@ -467,9 +467,9 @@ def print_table(results: list[Result]) -> None:
     echo = {(*_framework_and_mode(r), r.round): r for r in results if r.bot.startswith("echo")}
 
     def echo_of(r: Result, mode: str | None = None) -> Result:
+        # main() runs the polling echo and one for each mode, in every round.
         framework, own_mode = _framework_and_mode(r)
-        return (echo.get((framework, mode or own_mode, r.round))
-                or echo[(framework, "polling", r.round)])
+        return echo[(framework, mode or own_mode, r.round)]
 
     rows: dict[tuple[str, str], list[Result]] = {}
     for r in results:
