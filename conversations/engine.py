@@ -1,10 +1,12 @@
 """The engine: one event in, replies out, everything it stored committed first.
 
 For each event: take the conversation's lock (one event at a time per chat
-and user, in arrival order), open one transaction, record the update id (a
+and user, in arrival order), open one unit of work, check the update id (a
 redelivery stops there), load the conversation state, run the handler of the
-current state, save the state and commit. Only the committed outcome's
-replies are returned for sending.
+current state, save the state and commit it with the update id. A commit
+that finds the update handled meanwhile (another worker) keeps nothing and
+the event counts as a redelivery. Only the committed outcome's replies are
+returned for sending.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ LAST_SEEN_RESOLUTION_S = 600
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _duplicate(event: Event) -> Outcome:
+    """An update handled already: at the start (a redelivery), or found at the
+    commit (another worker committed it meanwhile; nothing of this run was
+    stored, and its replies are the other run's to send). A press is
+    answered again in case the first answer never left (Telegram refuses a
+    second answer, which is harmless)."""
+    return Outcome([Answer()] if event.kind == "button" else [], duplicate=True)
 
 
 def notification(item: Queued, now: datetime) -> NewNotification:
@@ -153,9 +164,7 @@ class Engine:
         async with self.uow() as uow:
             start = await uow.start_event(event.update_id, now, event.user.id, event.chat.id)
             if not start.fresh:
-                # Answer the press again in case the first answer never left
-                # (Telegram refuses a second answer, which is harmless).
-                return Outcome([Answer()] if event.kind == "button" else [], duplicate=True)
+                return _duplicate(event)
             citizen, state = start.citizen, start.state
             log_context.add(flow=state.flow, state=state.state)
             before = (state.flow, state.state, state.step, repr(state.data))
@@ -177,10 +186,12 @@ class Engine:
                 await uow.outbox.enqueue(notification(item, now))
             if in_group:
                 # The group is a workplace, not a journey: no conversation state.
-                await uow.commit()
+                if not await uow.commit():
+                    return _duplicate(event)
                 return Outcome(replies, queued=len(queued))
             if ctx.forgotten:
-                await uow.commit()
+                if not await uow.commit():
+                    return _duplicate(event)
                 await self._forget(event)
                 return Outcome(replies, queued=len(queued))
             if ctx.stamped:
@@ -192,7 +203,8 @@ class Engine:
             if state.is_new or before != (state.flow, state.state, state.step,
                                           repr(state.data)):
                 await uow.conversations.save(state, now)
-            await uow.commit()
+            if not await uow.commit():
+                return _duplicate(event)
         return Outcome(replies, queued=len(queued))
 
     async def _failed(self, event: Event, ctx: Ctx, error: Exception) -> Outcome:

@@ -294,8 +294,9 @@ class MemoryUnitOfWork:
         return await start_event_step_by_step(self, update_id, now, telegram_id,  # type: ignore[arg-type]
                                               chat_id)
 
-    async def commit(self) -> None:
+    async def commit(self) -> bool:
         self._undo.clear()
+        return True
 
     async def rollback(self) -> None:
         while self._undo:

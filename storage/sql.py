@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import and_, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.expression import Select
 
 from storage import catalog_cache, personal_data
 from storage import models as m
@@ -53,6 +57,8 @@ _SAVE_STATE = {name: (lambda stmt: stmt.on_conflict_do_update(
                insert(m.ConversationState.__table__))
                for name, insert in _DIALECTS.items()}
 _states = m.ConversationState.__table__
+_citizens = m.Citizen.__table__
+_processed = m.ProcessedUpdate.__table__
 _LOAD_STATE = select(_states.c.flow, _states.c.state, _states.c.step, _states.c.data).where(
     _states.c.chat_id == bindparam("chat_id"), _states.c.user_id == bindparam("user_id"))
 
@@ -70,31 +76,54 @@ class Link:
     ORM session's bookkeeping, which bench/engine.py under cProfile showed as
     a sixth of an event's CPU for statements that need none of it.
 
-    A write nothing reads back before the commit (the conversation's state,
-    the person's last-seen time) can be *deferred*: it runs at the start of
-    the link's next hop, or in the commit's own hop, in the order it was
-    deferred. A button press is then two hops (start, save and commit) and
-    the session's close, where it was six. The session still owns the
-    transaction; statements run through the session itself (the ORM
-    repositories) do not see a deferred write, and none of them reads what
-    is deferred.
+    The writes nothing reads back before the commit (the conversation's
+    state, the person's last-seen time) are *pending*: they run at the start
+    of the link's next hop, or in the commit's own hop. A button press is
+    then two hops (start, and save with commit) and the session's close. The
+    session still owns the transaction; statements run through the session
+    itself (the ORM repositories) do not see a pending write, and none of
+    them reads one.
+
+    On PostgreSQL the transaction also begins lazily, at the event's first
+    statement after its start (see :func:`_autocommit`): the start only
+    reads (is the update handled already? the person, their conversation),
+    and the update's mark is written with the event's last writes, as one
+    statement whose parts each need the mark to be new. A button press that
+    stores nothing else is then two round trips (the read, then mark and
+    state in one autocommitted statement) where it was four (BEGIN, start,
+    save, COMMIT). An event that writes more opens its transaction at that
+    write, and the same last statement runs inside it, before COMMIT. The
+    exactly-once guarantee is where it was: the mark and the event's effects
+    commit together or not at all; when another worker committed the same
+    update meanwhile, the mark is not new, nothing of this event is kept
+    and :meth:`commit` says so (False). SQLite keeps its transaction from
+    the start: its BEGIN is no round trip, and its single writer's lock
+    (BEGIN IMMEDIATE) is what orders concurrent writers.
     """
 
     def __init__(self, session: AsyncSession,
                  catalog: catalog_cache.CatalogCache | None = None) -> None:
         self.session = session
         self.dialect = _dialect(session)
+        self.lazy = self.dialect == "postgresql"
         self.catalog = catalog or catalog_cache.CatalogCache()
         # Read by start_event; None (the row is missing, or no event started
         # this unit of work) means the catalog is read from its tables.
         self.catalog_version: int | None = None
-        self._deferred: list[tuple[Executable, dict[str, Any]]] = []
+        self._pending = _Pending()
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """``work(connection, *args)`` on the transaction's connection, in one
-        hop, after the deferred writes."""
-        deferred, self._deferred = self._deferred, []
-        return await self.session.run_sync(_on_connection, deferred, work, *args)
+        hop, after the pending state and last-seen writes."""
+        return await self.session.run_sync(_on_connection, self._take_writes(), work, *args)
+
+    async def run_autocommitted(self, work: Callable[..., T], *args: Any) -> T:
+        """:meth:`run`, where statements commit on their own unless a
+        transaction has begun already (PostgreSQL; elsewhere, :meth:`run`)."""
+        if not self.lazy:
+            return await self.run(work, *args)
+        return await self.session.run_sync(_on_connection_autocommitted, self._take_writes(),
+                                           work, *args)
 
     async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
         await self.run(_execute, statement, params)
@@ -105,36 +134,155 @@ class Link:
     async def scalar_one(self, statement: Executable, params: dict[str, Any]) -> Any:
         return await self.run(_scalar_one, statement, params)
 
-    def defer(self, statement: Executable, params: dict[str, Any]) -> None:
-        self._deferred.append((statement, params))
+    def mark_with_commit(self, update_id: int, now: datetime) -> None:
+        """Write the update's mark with the event's last writes (PostgreSQL)."""
+        self._pending.mark = {"update_id": update_id, "seen_at": now}
 
-    async def commit(self) -> None:
-        """The deferred writes and the commit, in one hop."""
-        deferred, self._deferred = self._deferred, []
-        await self.session.run_sync(_commit, deferred)
+    def save_state(self, params: dict[str, Any]) -> None:
+        self._pending.state = params
 
-    def forget_deferred(self) -> None:
-        self._deferred.clear()
+    def seen(self, citizen_id: int, values: dict[str, Any]) -> None:
+        if self._pending.seen is not None and self._pending.seen[0] == citizen_id:
+            values = {**self._pending.seen[1], **values}
+        self._pending.seen = (citizen_id, values)
+
+    async def commit(self) -> bool:
+        """The pending writes and the commit, in one hop. False when the
+        update's mark was there already: nothing of the event was kept."""
+        pending, self._pending = self._pending, _Pending()
+        return await self.session.run_sync(_commit, pending)
+
+    def forget_pending(self) -> None:
+        self._pending = _Pending()
+
+    def _take_writes(self) -> _Pending:
+        """The pending state and last-seen writes; the mark stays for the commit."""
+        writes = _Pending(state=self._pending.state, seen=self._pending.seen)
+        self._pending.state = self._pending.seen = None
+        return writes
 
 
-def _with_deferred(session: Session,
-                   deferred: list[tuple[Executable, dict[str, Any]]]) -> Connection:
-    """The transaction's connection, once the deferred writes ran on it."""
+@dataclass
+class _Pending:
+    """An event's writes kept for a later hop (see Link)."""
+
+    mark: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None
+    seen: tuple[int, dict[str, Any]] | None = None  # the citizen's id, the columns to set
+
+    def write(self, connection: Connection) -> None:
+        """The state and last-seen writes, as statements of their own."""
+        if self.state is not None:
+            connection.execute(_SAVE_STATE[connection.dialect.name], self.state)
+        if self.seen is not None:
+            citizen_id, values = self.seen
+            connection.execute(update(_citizens).where(_citizens.c.id == citizen_id), values)
+
+    def marked(self) -> tuple[Select, dict[str, Any]]:
+        """The mark, the state and the last-seen as one statement (PostgreSQL),
+        answering 1 when the mark was new and 0 (nothing written) when not."""
+        assert self.mark is not None
+        params = dict(self.mark)
+        if self.state is not None:
+            params.update({f"s_{name}": value for name, value in self.state.items()})
+        columns: tuple[str, ...] = ()
+        if self.seen is not None:
+            params["c_id"] = self.seen[0]
+            params.update({f"c_{name}": value for name, value in self.seen[1].items()})
+            columns = tuple(sorted(self.seen[1]))
+        return _marked_writes(self.state is not None, columns), params
+
+
+@contextmanager
+def _autocommit(connection: Connection) -> Iterator[None]:
+    """Statements run here commit on their own, unless a transaction has
+    begun already.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, just before the first
+    statement of a transaction, unless its DBAPI-style ``autocommit``
+    attribute is set: a flag, no round trip (the same attribute psycopg has,
+    and the one SQLAlchemy's own AUTOCOMMIT isolation level sets). Setting
+    it through ``execution_options(isolation_level=...)`` instead warns and
+    ends the session's transaction: the session has begun its transaction
+    (SQLAlchemy's autobegin) even though the driver has not.
+    """
+    adapter = connection.connection.dbapi_connection
+    adapter.autocommit = True  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        adapter.autocommit = False  # type: ignore[union-attr]
+
+
+def _in_transaction(connection: Connection) -> bool:
+    """Whether the driver began a transaction (asyncpg's own answer)."""
+    return connection.connection.driver_connection.is_in_transaction()  # type: ignore[union-attr]
+
+
+def _on_connection(session: Session, writes: _Pending, work: Callable[..., T],
+                   *args: Any) -> T:
     connection = session.connection()
-    for statement, params in deferred:
-        connection.execute(statement, params)
-    return connection
+    writes.write(connection)
+    return work(connection, *args)
 
 
-def _on_connection(session: Session, deferred: list[tuple[Executable, dict[str, Any]]],
-                   work: Callable[..., T], *args: Any) -> T:
-    return work(_with_deferred(session, deferred), *args)
+def _on_connection_autocommitted(session: Session, writes: _Pending,
+                                 work: Callable[..., T], *args: Any) -> T:
+    # Pending writes first, outside autocommit: they open the transaction.
+    connection = session.connection()
+    writes.write(connection)
+    with _autocommit(connection):
+        return work(connection, *args)
 
 
-def _commit(session: Session, deferred: list[tuple[Executable, dict[str, Any]]]) -> None:
-    if deferred:
-        _with_deferred(session, deferred)
-    session.commit()
+def _commit(session: Session, pending: _Pending) -> bool:
+    if pending.mark is None:
+        if pending.state is not None or pending.seen is not None:
+            pending.write(session.connection())
+        session.commit()
+        return True
+    connection = session.connection()
+    statement, params = pending.marked()
+    if _in_transaction(connection):
+        new = connection.execute(statement, params).scalar_one() == 1
+    else:
+        with _autocommit(connection):
+            new = connection.execute(statement, params).scalar_one() == 1
+    if new:
+        session.commit()
+    else:
+        session.rollback()
+    return new
+
+
+@cache
+def _marked_writes(state: bool, citizen_columns: tuple[str, ...]) -> Select:
+    """``SELECT count(*) FROM seen`` with the writes as data-modifying CTEs:
+    the mark (``seen``: one row when it is new, none when not) and, each
+    reading its one row from ``seen`` so that it writes nothing when the
+    mark was not new, the state's upsert and the person's last-seen update.
+    Built once per shape (which writes, which of the person's columns)."""
+    seen = (postgresql.insert(_processed)
+            .values(update_id=bindparam("update_id"), seen_at=bindparam("seen_at"))
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(_processed.c.update_id).cte("seen"))
+    writes = []
+    if state:
+        names = ("chat_id", "user_id", *_STATE_COLUMNS)
+        rows = select(*(bindparam(f"s_{name}", type_=_states.c[name].type) for name in names)
+                      ).select_from(seen)
+        upsert = postgresql.insert(_states).from_select(names, rows)
+        writes.append(upsert.on_conflict_do_update(
+            index_elements=["chat_id", "user_id"],
+            set_={name: upsert.excluded[name] for name in _STATE_COLUMNS}).cte("saved"))
+    if citizen_columns:
+        writes.append(
+            update(_citizens)
+            .where(_citizens.c.id == bindparam("c_id"), seen.c.update_id.is_not(None))
+            .values({name: bindparam(f"c_{name}", type_=_citizens.c[name].type)
+                     for name in citizen_columns})
+            .cte("seen_citizen"))
+    return select(func.count()).select_from(seen).add_cte(*writes)
 
 
 def _execute(connection: Connection, statement: Executable, params: dict[str, Any]) -> None:
@@ -174,8 +322,8 @@ class SqlConversations:
                            dict(row.data or {}), is_new=False)
 
     async def save(self, state: StateRecord, now: datetime) -> None:
-        # Deferred to the commit's hop (see Link): the engine saves last.
-        self.link.defer(_SAVE_STATE[self.link.dialect], {
+        # Pending until the commit's hop (see Link): the engine saves last.
+        self.link.save_state({
             "chat_id": state.chat_id, "user_id": state.user_id, "flow": state.flow,
             "state": state.state, "step": state.step, "data": dict(state.data),
             "updated_at": now})
@@ -190,7 +338,6 @@ def _has_privacy_consent():  # type: ignore[no-untyped-def]
         m.Consent.withdrawn_at.is_(None)).exists())
 
 
-_citizens = m.Citizen.__table__
 # Every event looks its person up: columns, not an ORM object (see _SEEN).
 _CITIZEN = select(_citizens.c.id, _citizens.c.telegram_id, _citizens.c.language,
                   _citizens.c.last_seen, _citizens.c.username, _citizens.c.blocked_bot,
@@ -210,15 +357,10 @@ _CITIZEN_AND_STATE = (
     .select_from(_one.outerjoin(_citizens, _citizens.c.telegram_id == bindparam("telegram_id"))
                  .outerjoin(_states, and_(_states.c.chat_id == bindparam("chat_id"),
                                           _states.c.user_id == bindparam("telegram_id")))))
-# On PostgreSQL the update id is recorded in the same statement, as a
-# data-modifying CTE: one round trip where there were three. (SQLite has no
-# INSERT in a WITH clause: there it stays a statement of its own.)
-_seen_cte = (postgresql.insert(m.ProcessedUpdate.__table__)
-             .values(update_id=bindparam("update_id"), seen_at=bindparam("seen_at"))
-             .on_conflict_do_nothing(index_elements=["update_id"])
-             .returning(m.ProcessedUpdate.__table__.c.update_id).cte("seen"))
-_SEEN_CITIZEN_AND_STATE = _CITIZEN_AND_STATE.add_columns(
-    select(func.count()).select_from(_seen_cte).scalar_subquery().label("fresh"))
+# On PostgreSQL the same read asks whether the update was handled already;
+# its mark is written with the event's last writes (see Link).
+_HANDLED_CITIZEN_AND_STATE = _CITIZEN_AND_STATE.add_columns(
+    exists().where(_processed.c.update_id == bindparam("update_id")).label("handled"))
 
 
 _NEW_CITIZEN = insert(_citizens).returning(_citizens.c.id)
@@ -258,8 +400,8 @@ class SqlCitizens:
         if citizen.blocked_bot:
             # Writing to the bot again means they unblocked it.
             values.update(blocked_bot=False, blocked_at=None)
-        # Deferred to the commit's hop (see Link): nothing reads it back.
-        self.link.defer(update(_citizens).where(_citizens.c.id == citizen.id), values)
+        # Pending until the commit's hop (see Link): nothing reads it back.
+        self.link.seen(citizen.id, values)
 
     async def set_language(self, citizen_id: int, language: str) -> None:
         await self.session.execute(
@@ -404,12 +546,14 @@ def _new_citizen(connection: Connection, values: dict[str, Any]) -> int:
     return citizen_id
 
 
+def _handled_citizen_and_state(connection: Connection, update_id: int,
+                               keys: dict[str, int]) -> tuple[bool, Any]:
+    row = connection.execute(_HANDLED_CITIZEN_AND_STATE, {**keys, "update_id": update_id}).one()
+    return not row.handled, row
+
+
 def _seen_citizen_and_state(connection: Connection, dialect: str, update_id: int | None,
                             now: datetime, keys: dict[str, int]) -> tuple[bool, Any]:
-    if update_id is not None and dialect == "postgresql":
-        row = connection.execute(_SEEN_CITIZEN_AND_STATE,
-                                 {**keys, "update_id": update_id, "seen_at": now}).one()
-        return row.fresh == 1, row
     fresh = update_id is None or connection.execute(
         _SEEN[dialect], {"update_id": update_id, "seen_at": now}).rowcount == 1
     return fresh, connection.execute(_CITIZEN_AND_STATE, keys).one()
@@ -447,8 +591,14 @@ class SqlUnitOfWork:
     async def start_event(self, update_id: int | None, now: datetime, telegram_id: int,
                           chat_id: int) -> EventStart:
         keys = {"telegram_id": telegram_id, "chat_id": chat_id}
-        fresh, row = await self.link.run(_seen_citizen_and_state, self.link.dialect,
-                                         update_id, now, keys)
+        if update_id is not None and self.link.lazy:
+            fresh, row = await self.link.run_autocommitted(_handled_citizen_and_state,
+                                                           update_id, keys)
+            if fresh:
+                self.link.mark_with_commit(update_id, now)
+        else:
+            fresh, row = await self.link.run(_seen_citizen_and_state, self.link.dialect,
+                                             update_id, now, keys)
         self.link.catalog_version = row.catalog_version
         citizen = None if row.id is None else CitizenRecord(
             row.id, row.telegram_id, row.language, row.last_seen, row.username,
@@ -462,12 +612,12 @@ class SqlUnitOfWork:
 
     async def __aexit__(self, *exc: object) -> None:
         # close() ends whatever transaction is left by rolling it back: one hop.
-        self.link.forget_deferred()
+        self.link.forget_pending()
         await self.session.close()
 
-    async def commit(self) -> None:
-        await self.link.commit()
+    async def commit(self) -> bool:
+        return await self.link.commit()
 
     async def rollback(self) -> None:
-        self.link.forget_deferred()
+        self.link.forget_pending()
         await self.session.rollback()

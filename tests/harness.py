@@ -162,13 +162,17 @@ class Person:
             assert len(answers) == 1, f"a button press needs exactly one answer: {outcome}"
         else:
             assert not answers, "only button presses are answered"
+        self.see(outcome)
+        return outcome
+
+    def see(self, outcome: Outcome) -> None:
+        """What the person's phone shows once the outcome's replies arrive."""
         for reply in outcome.replies:
             if isinstance(reply, Send) and reply.buttons:
                 self.screen, self.screen_message_id = reply, next(self._message_ids)
             elif isinstance(reply, Edit):
                 self.screen = reply
         self.history.append(outcome)
-        return outcome
 
     async def text(self, text: str, **fields: Any) -> Outcome:
         return await self.send(self._event("text", text=text, **fields))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -156,6 +157,71 @@ async def test_a_redelivered_update_stores_nothing_twice(ana, backend):  # type:
     again = await ana.press_data(send, update_id=777_001)
     assert not first.duplicate and again.duplicate and again.replies == [Answer()]
     assert await backend.count("opinions") == 1
+
+
+class _StartedTogether:
+    """A unit of work whose event, once started, waits for the other worker's
+    to have started too. On PostgreSQL a start only reads whether the update
+    was handled (its mark is written at the commit), so both workers run the
+    event and the commit must settle it. (SQLite takes its write lock at the
+    start: there the second worker waits for the first, and finds its mark.)"""
+
+    def __init__(self, inner, both_started: asyncio.Barrier) -> None:  # type: ignore[no-untyped-def]
+        self._inner, self._both_started = inner, both_started
+
+    async def __aenter__(self):  # type: ignore[no-untyped-def]
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._inner.__aexit__(*exc)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._inner, name)
+
+    async def start_event(self, *args):  # type: ignore[no-untyped-def]
+        start = await self._inner.start_event(*args)
+        await self._both_started.wait()
+        return start
+
+
+async def _same_press_in_two_workers(ana, backend, label: str):  # type: ignore[no-untyped-def]
+    """The same update handled by two workers at once (two engines, each with
+    locks of its own, as two processes without Redis): one keeps it, the
+    other stores nothing and sends nothing but the press's answer."""
+    event = ana._event("button", data=ana.button(label), callback_id="cb",
+                       message_id=ana.screen_message_id)
+    workers = [make_engine(backend), make_engine(backend)]
+    if backend.name == "postgresql":
+        both_started = asyncio.Barrier(2)
+        for worker in workers:
+            worker.uow = lambda: _StartedTogether(backend.uow(), both_started)
+    outcomes = await asyncio.gather(*(worker.handle(event) for worker in workers))
+    [kept] = [o for o in outcomes if not o.duplicate]
+    [dropped] = [o for o in outcomes if o.duplicate]
+    assert dropped.replies == [Answer()]
+    ana.see(kept)
+    return kept
+
+
+async def test_one_press_taken_by_two_workers_at_once_moves_the_journey_once(ana, backend):  # type: ignore[no-untyped-def]
+    await ana.press("Give my opinion")
+    await ana.press("Phone line 012")
+    await _same_press_in_two_workers(ana, backend, "4")
+    assert "Why?" in ana.shown
+    await ana.press("Skip")
+    await ana.press("Send")
+    assert [o["rating"] for o in await backend.opinions()] == [4]
+
+
+async def test_one_opinion_sent_by_two_workers_at_once_is_stored_once(ana, backend):  # type: ignore[no-untyped-def]
+    await ana.press("Give my opinion")
+    await ana.press("Phone line 012")
+    await ana.press("4")
+    await ana.press("Skip")
+    await _same_press_in_two_workers(ana, backend, "Send")
+    [opinion] = await backend.opinions()
+    assert f"OP-{opinion['id']:06d}" in ana.shown
 
 
 async def test_stale_and_forged_buttons_expire_and_show_where_you_are(ana, backend):  # type: ignore[no-untyped-def]

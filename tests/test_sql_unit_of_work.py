@@ -101,3 +101,85 @@ async def test_a_save_refused_at_commit_takes_the_whole_event_with_it(sql_backen
             await uow.commit()
     assert await sql_backend.opinions() == []
     assert (await _state(sql_backend)).is_new
+
+
+# -- exactly once, with the mark written at the commit (PostgreSQL) ----------
+#
+# On PostgreSQL an event's start only reads whether its update was handled;
+# the mark is written with the event's last writes (storage/sql.py: Link).
+# Two workers that both started the same update therefore both run it, and
+# the commit must keep exactly one of them.
+
+
+def _postgresql_only(backend) -> None:  # type: ignore[no-untyped-def]
+    if backend.name != "postgresql":
+        pytest.skip("SQLite marks the update when the event starts, under its write lock")
+
+
+async def _processed(backend) -> int:  # type: ignore[no-untyped-def]
+    return await backend.count("processed_updates")
+
+
+@pytest.mark.parametrize("writes_more", [False, True], ids=["press", "opinion"])
+async def test_of_two_workers_on_one_update_only_the_first_commit_is_kept(
+        sql_backend, writes_more):  # type: ignore[no-untyped-def]
+    _postgresql_only(sql_backend)
+    citizen_id, service_id = await _citizen_and_service(sql_backend)
+    async with sql_backend.uow() as slow, sql_backend.uow() as quick:
+        assert (await slow.start_event(7001, NOW, 42, 42)).fresh
+        assert (await quick.start_event(7001, NOW, 42, 42)).fresh
+        if writes_more:  # the slow worker's transaction is open before the quick one commits
+            await slow.opinions.add(NewOpinion(citizen_id, service_id, 2, "Twice?", None,
+                                               None, "en", "telegram", NOW))
+        await slow.conversations.save(_at(9), NOW)
+        await quick.conversations.save(_at(3), NOW)
+        assert await quick.commit() is True
+        assert await slow.commit() is False
+    assert (await _state(sql_backend)).step == 3
+    assert await sql_backend.opinions() == []
+    assert await _processed(sql_backend) == 1
+
+
+@pytest.mark.parametrize("writes_more", [False, True], ids=["press", "opinion"])
+async def test_an_event_whose_commit_fails_leaves_its_update_to_the_redelivery(
+        sql_backend, writes_more):  # type: ignore[no-untyped-def]
+    citizen_id, service_id = await _citizen_and_service(sql_backend)
+    broken = StateRecord(42, 42, "opinion", "done", 5, {"unstorable": object()})
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own error type
+        async with sql_backend.uow() as uow:
+            assert (await uow.start_event(7002, NOW, 42, 42)).fresh
+            if writes_more:
+                await uow.opinions.add(NewOpinion(citizen_id, service_id, 4, "Good", None,
+                                                  None, "en", "telegram", NOW))
+            await uow.conversations.save(broken, NOW)
+            await uow.commit()
+    assert await sql_backend.opinions() == []
+    async with sql_backend.uow() as uow:
+        assert (await uow.start_event(7002, NOW, 42, 42)).fresh  # handled in full, again
+        await uow.conversations.save(_at(4), NOW)
+        assert await uow.commit() is True
+    async with sql_backend.uow() as uow:
+        assert not (await uow.start_event(7002, NOW, 42, 42)).fresh
+    assert (await _state(sql_backend)).step == 4
+
+
+async def test_after_a_press_committed_on_its_own_the_next_event_is_one_transaction_again(
+        sql_backend):  # type: ignore[no-untyped-def]
+    """The press's last statement commits on its own (PostgreSQL); the
+    connection must not stay that way for the next unit of work, whose
+    writes are kept only if it commits."""
+    citizen_id, service_id = await _citizen_and_service(sql_backend)
+    async with sql_backend.uow() as uow:
+        await uow.start_event(7003, NOW, 42, 42)
+        await uow.conversations.save(_at(1), NOW)
+        assert await uow.commit() is True
+    async with sql_backend.uow() as uow:
+        await uow.start_event(7004, NOW, 42, 42)
+        await uow.opinions.add(NewOpinion(citizen_id, service_id, 4, "Good", None, None,
+                                          "en", "telegram", NOW))
+        await uow.conversations.save(_at(2), NOW)
+        # leaves without commit: a crash, as far as storage can tell
+    assert await sql_backend.opinions() == []
+    assert (await _state(sql_backend)).step == 1
+    async with sql_backend.uow() as uow:
+        assert (await uow.start_event(7004, NOW, 42, 42)).fresh

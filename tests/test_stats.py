@@ -271,8 +271,9 @@ async def test_charts_are_drawn_after_the_commit_and_a_failure_is_said(  # type:
     real_commit = SqlUnitOfWork.commit
 
     async def commit(self):  # type: ignore[no-untyped-def]
-        await real_commit(self)
+        stored = await real_commit(self)
         happened.append("commit")
+        return stored
     monkeypatch.setattr(SqlUnitOfWork, "commit", commit)
 
     def broken(figures, t, title):  # type: ignore[no-untyped-def]
