@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections import namedtuple
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -12,13 +12,14 @@ from typing import Any, Self, TypeVar
 from sqlalchemy import and_, bindparam, exists, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.expression import Select
 
 from storage import catalog_cache, personal_data
 from storage import models as m
+from storage.asyncpg_direct import Compiled
 from storage.broadcasts import SqlBroadcasts
 from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import SqlOutbox
@@ -85,14 +86,17 @@ class Link:
     them reads one.
 
     On PostgreSQL the transaction also begins lazily, at the event's first
-    statement after its start (see :func:`_autocommit`): the start only
+    statement after its start (the asyncpg adapter sends BEGIN just before
+    a transaction's first statement, as DBAPI drivers do): the start only
     reads (is the update handled already? the person, their conversation),
     and the update's mark is written with the event's last writes, as one
     statement whose parts each need the mark to be new. A button press that
     stores nothing else is then two round trips (the read, then mark and
-    state in one autocommitted statement) where it was four (BEGIN, start,
-    save, COMMIT). An event that writes more opens its transaction at that
-    write, and the same last statement runs inside it, before COMMIT. The
+    state in one statement that commits on its own) where it was four
+    (BEGIN, start, save, COMMIT); both run on asyncpg's connection directly
+    (:mod:`storage.asyncpg_direct`). An event that writes more opens its
+    transaction at that write, and the same last statement runs inside it,
+    through SQLAlchemy, before COMMIT. The
     exactly-once guarantee is where it was: the mark and the event's effects
     commit together or not at all; when another worker committed the same
     update meanwhile, the mark is not new, nothing of this event is kept
@@ -111,19 +115,29 @@ class Link:
         # this unit of work) means the catalog is read from its tables.
         self.catalog_version: int | None = None
         self._pending = _Pending()
+        # The session's connection, once the event's start read through its
+        # driver (PostgreSQL).
+        self._direct: AsyncConnection | None = None
+        # The mark went with writes run before the commit, and was not new.
+        self._lost = False
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """``work(connection, *args)`` on the transaction's connection, in one
         hop, after the pending state and last-seen writes."""
-        return await self.session.run_sync(_on_connection, self._take_writes(), work, *args)
+        new, result = await self.session.run_sync(_on_connection, self._take_writes(),
+                                                  work, *args)
+        self._lost = self._lost or not new
+        return result
 
-    async def run_autocommitted(self, work: Callable[..., T], *args: Any) -> T:
-        """:meth:`run`, where statements commit on their own unless a
-        transaction has begun already (PostgreSQL; elsewhere, :meth:`run`)."""
-        if not self.lazy:
-            return await self.run(work, *args)
-        return await self.session.run_sync(_on_connection_autocommitted, self._take_writes(),
-                                           work, *args)
+    async def read_directly(self, compiled: Compiled, params: dict[str, Any]) -> tuple:
+        """One row of ``compiled``, run on asyncpg's connection (PostgreSQL):
+        outside a transaction unless one has begun already."""
+        if self._pending.state is not None or self._pending.seen is not None:
+            await self.run(_nothing)  # the pending writes first, in the transaction
+        self._direct = await self.session.connection()
+        row = await compiled.row(self._direct, params)
+        assert row is not None
+        return row
 
     async def execute(self, statement: Executable, params: dict[str, Any]) -> None:
         await self.run(_execute, statement, params)
@@ -150,15 +164,35 @@ class Link:
         """The pending writes and the commit, in one hop. False when the
         update's mark was there already: nothing of the event was kept."""
         pending, self._pending = self._pending, _Pending()
+        if self._lost:
+            self._lost = False
+            await self.session.rollback()
+            return False
+        if (pending.mark is not None and self._direct is not None
+                and not _in_transaction(self._direct) and self._session_is_clean()):
+            # Nothing began a transaction: the last writes are the event's
+            # only ones, and their statement commits on its own.
+            statement, params = pending.marked()
+            [new] = await _compiled(statement).row(self._direct, params)  # type: ignore[misc]
+            return new == 1
         return await self.session.run_sync(_commit, pending)
+
+    def _session_is_clean(self) -> bool:
+        """No ORM object waits for the session's flush."""
+        return not (self.session.new or self.session.dirty or self.session.deleted)
 
     def forget_pending(self) -> None:
         self._pending = _Pending()
+        self._lost = False
 
     def _take_writes(self) -> _Pending:
-        """The pending state and last-seen writes; the mark stays for the commit."""
-        writes = _Pending(state=self._pending.state, seen=self._pending.seen)
-        self._pending.state = self._pending.seen = None
+        """The pending state and last-seen writes, with the mark if there is
+        one: the mark is always the first thing an event writes, so that two
+        workers on one update wait for each other's mark before any other
+        row (each in its own order would be a deadlock)."""
+        if self._pending.state is None and self._pending.seen is None:
+            return _NO_WRITES
+        writes, self._pending = self._pending, _Pending()
         return writes
 
 
@@ -170,13 +204,18 @@ class _Pending:
     state: dict[str, Any] | None = None
     seen: tuple[int, dict[str, Any]] | None = None  # the citizen's id, the columns to set
 
-    def write(self, connection: Connection) -> None:
-        """The state and last-seen writes, as statements of their own."""
+    def write(self, connection: Connection) -> bool:
+        """The writes, with the mark as one statement (PostgreSQL) or as
+        statements of their own; False when the mark was not new."""
+        if self.mark is not None:
+            statement, params = self.marked()
+            return connection.execute(statement, params).scalar_one() == 1
         if self.state is not None:
             connection.execute(_SAVE_STATE[connection.dialect.name], self.state)
         if self.seen is not None:
             citizen_id, values = self.seen
             connection.execute(update(_citizens).where(_citizens.c.id == citizen_id), values)
+        return True
 
     def marked(self) -> tuple[Select, dict[str, Any]]:
         """The mark, the state and the last-seen as one statement (PostgreSQL),
@@ -193,61 +232,29 @@ class _Pending:
         return _marked_writes(self.state is not None, columns), params
 
 
-@contextmanager
-def _autocommit(connection: Connection) -> Iterator[None]:
-    """Statements run here commit on their own, unless a transaction has
-    begun already.
-
-    SQLAlchemy's asyncpg adapter sends BEGIN lazily, just before the first
-    statement of a transaction, unless its DBAPI-style ``autocommit``
-    attribute is set: a flag, no round trip (the same attribute psycopg has,
-    and the one SQLAlchemy's own AUTOCOMMIT isolation level sets). Setting
-    it through ``execution_options(isolation_level=...)`` instead warns and
-    ends the session's transaction: the session has begun its transaction
-    (SQLAlchemy's autobegin) even though the driver has not.
-    """
-    adapter = connection.connection.dbapi_connection
-    adapter.autocommit = True  # type: ignore[union-attr]
-    try:
-        yield
-    finally:
-        adapter.autocommit = False  # type: ignore[union-attr]
-
-
-def _in_transaction(connection: Connection) -> bool:
-    """Whether the driver began a transaction (asyncpg's own answer)."""
-    return connection.connection.driver_connection.is_in_transaction()  # type: ignore[union-attr]
+_NO_WRITES = _Pending()
 
 
 def _on_connection(session: Session, writes: _Pending, work: Callable[..., T],
-                   *args: Any) -> T:
+                   *args: Any) -> tuple[bool, T]:
     connection = session.connection()
-    writes.write(connection)
-    return work(connection, *args)
+    new = writes is _NO_WRITES or writes.write(connection)
+    return new, work(connection, *args)
 
 
-def _on_connection_autocommitted(session: Session, writes: _Pending,
-                                 work: Callable[..., T], *args: Any) -> T:
-    # Pending writes first, outside autocommit: they open the transaction.
-    connection = session.connection()
-    writes.write(connection)
-    with _autocommit(connection):
-        return work(connection, *args)
+def _in_transaction(connection: AsyncConnection) -> bool:
+    """Whether the driver has begun a transaction (asyncpg's own answer)."""
+    return connection.sync_connection.connection.driver_connection.is_in_transaction()  # type: ignore[union-attr]
+
+
+def _nothing(connection: Connection) -> None:
+    return None
 
 
 def _commit(session: Session, pending: _Pending) -> bool:
-    if pending.mark is None:
-        if pending.state is not None or pending.seen is not None:
-            pending.write(session.connection())
-        session.commit()
-        return True
-    connection = session.connection()
-    statement, params = pending.marked()
-    if _in_transaction(connection):
-        new = connection.execute(statement, params).scalar_one() == 1
-    else:
-        with _autocommit(connection):
-            new = connection.execute(statement, params).scalar_one() == 1
+    # In the event's transaction (the driver begins one if nothing did yet).
+    new = (pending.mark is None and pending.state is None and pending.seen is None
+           ) or pending.write(session.connection())
     if new:
         session.commit()
     else:
@@ -256,11 +263,17 @@ def _commit(session: Session, pending: _Pending) -> bool:
 
 
 @cache
+def _compiled(statement: Select) -> Compiled:
+    return Compiled(statement)
+
+
+@cache
 def _marked_writes(state: bool, citizen_columns: tuple[str, ...]) -> Select:
     """``SELECT count(*) FROM seen`` with the writes as data-modifying CTEs:
     the mark (``seen``: one row when it is new, none when not) and, each
-    reading its one row from ``seen`` so that it writes nothing when the
-    mark was not new, the state's upsert and the person's last-seen update.
+    needing that row so that it writes nothing when the mark was not new,
+    the state's upsert (its row selected from ``seen``) and the person's
+    last-seen update.
     Built once per shape (which writes, which of the person's columns)."""
     seen = (postgresql.insert(_processed)
             .values(update_id=bindparam("update_id"), seen_at=bindparam("seen_at"))
@@ -278,7 +291,7 @@ def _marked_writes(state: bool, citizen_columns: tuple[str, ...]) -> Select:
     if citizen_columns:
         writes.append(
             update(_citizens)
-            .where(_citizens.c.id == bindparam("c_id"), seen.c.update_id.is_not(None))
+            .where(_citizens.c.id == bindparam("c_id"), exists(select(seen.c.update_id)))
             .values({name: bindparam(f"c_{name}", type_=_citizens.c[name].type)
                      for name in citizen_columns})
             .cte("seen_citizen"))
@@ -361,6 +374,9 @@ _CITIZEN_AND_STATE = (
 # its mark is written with the event's last writes (see Link).
 _HANDLED_CITIZEN_AND_STATE = _CITIZEN_AND_STATE.add_columns(
     exists().where(_processed.c.update_id == bindparam("update_id")).label("handled"))
+_HandledCitizenAndState = namedtuple(  # type: ignore[misc]
+    "_HandledCitizenAndState", [c.key for c in _HANDLED_CITIZEN_AND_STATE.selected_columns],
+    rename=True)
 
 
 _NEW_CITIZEN = insert(_citizens).returning(_citizens.c.id)
@@ -546,12 +562,6 @@ def _new_citizen(connection: Connection, values: dict[str, Any]) -> int:
     return citizen_id
 
 
-def _handled_citizen_and_state(connection: Connection, update_id: int,
-                               keys: dict[str, int]) -> tuple[bool, Any]:
-    row = connection.execute(_HANDLED_CITIZEN_AND_STATE, {**keys, "update_id": update_id}).one()
-    return not row.handled, row
-
-
 def _seen_citizen_and_state(connection: Connection, dialect: str, update_id: int | None,
                             now: datetime, keys: dict[str, int]) -> tuple[bool, Any]:
     fresh = update_id is None or connection.execute(
@@ -592,8 +602,9 @@ class SqlUnitOfWork:
                           chat_id: int) -> EventStart:
         keys = {"telegram_id": telegram_id, "chat_id": chat_id}
         if update_id is not None and self.link.lazy:
-            fresh, row = await self.link.run_autocommitted(_handled_citizen_and_state,
-                                                           update_id, keys)
+            row = _HandledCitizenAndState._make(await self.link.read_directly(
+                _compiled(_HANDLED_CITIZEN_AND_STATE), {**keys, "update_id": update_id}))
+            fresh = not row.handled
             if fresh:
                 self.link.mark_with_commit(update_id, now)
         else:

@@ -8,12 +8,15 @@ step forgotten that was committed, or half an event stored.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from storage import models as m
+from storage.database import create_engine
+from storage.errors import is_unavailable
 from storage.records import NewOpinion, StateRecord
 from tests.harness import NOW
 
@@ -120,24 +123,69 @@ async def _processed(backend) -> int:  # type: ignore[no-untyped-def]
     return await backend.count("processed_updates")
 
 
-@pytest.mark.parametrize("writes_more", [False, True], ids=["press", "opinion"])
-async def test_of_two_workers_on_one_update_only_the_first_commit_is_kept(
-        sql_backend, writes_more):  # type: ignore[no-untyped-def]
+async def test_of_two_workers_on_one_update_only_the_first_commit_is_kept(sql_backend):  # type: ignore[no-untyped-def]
     _postgresql_only(sql_backend)
-    citizen_id, service_id = await _citizen_and_service(sql_backend)
+    await _citizen_and_service(sql_backend)
     async with sql_backend.uow() as slow, sql_backend.uow() as quick:
-        assert (await slow.start_event(7001, NOW, 42, 42)).fresh
-        assert (await quick.start_event(7001, NOW, 42, 42)).fresh
-        if writes_more:  # the slow worker's transaction is open before the quick one commits
-            await slow.opinions.add(NewOpinion(citizen_id, service_id, 2, "Twice?", None,
-                                               None, "en", "telegram", NOW))
-        await slow.conversations.save(_at(9), NOW)
-        await quick.conversations.save(_at(3), NOW)
+        slow_start = await slow.start_event(7001, NOW, 42, 42)
+        quick_start = await quick.start_event(7001, NOW, 42, 42)
+        assert slow_start.fresh and quick_start.fresh
+        for uow, start, name, step in ((slow, slow_start, "ana_slow", 9),
+                                       (quick, quick_start, "ana_quick", 3)):
+            await uow.citizens.seen(start.citizen, name, NOW)
+            await uow.conversations.save(_at(step), NOW)
         assert await quick.commit() is True
         assert await slow.commit() is False
     assert (await _state(sql_backend)).step == 3
-    assert await sql_backend.opinions() == []
+    assert (await sql_backend.citizen(42))["username"] == "ana_quick"
     assert await _processed(sql_backend) == 1
+
+
+async def test_a_worker_that_wrote_first_holds_the_other_back_until_it_commits(sql_backend):  # type: ignore[no-untyped-def]
+    """An event whose writes began before its last ones takes the update's
+    mark with the first of them: a second worker on the same update waits
+    for that mark (never for a row the first holds while the first waits
+    for it: a deadlock), then keeps nothing."""
+    _postgresql_only(sql_backend)
+    citizen_id, service_id = await _citizen_and_service(sql_backend)
+    async with sql_backend.uow() as first, sql_backend.uow() as second:
+        first_start = await first.start_event(7001, NOW, 42, 42)
+        second_start = await second.start_event(7001, NOW, 42, 42)
+        assert first_start.fresh and second_start.fresh
+        await first.citizens.seen(first_start.citizen, "ana_first", NOW)
+        await first.opinions.add(NewOpinion(citizen_id, service_id, 2, "Once", None, None,
+                                            "en", "telegram", NOW))
+        await second.citizens.seen(second_start.citizen, "ana_second", NOW)
+        await second.conversations.save(_at(3), NOW)
+        waiting = asyncio.create_task(second.commit())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # held back by the first one's mark
+        await first.conversations.save(_at(9), NOW)
+        assert await first.commit() is True
+        assert await asyncio.wait_for(waiting, 10) is False
+    assert (await _state(sql_backend)).step == 9
+    assert (await sql_backend.citizen(42))["username"] == "ana_first"
+    assert [o["comment"] for o in await sql_backend.opinions()] == ["Once"]
+    assert await _processed(sql_backend) == 1
+
+
+async def test_a_worker_that_finds_the_mark_taken_at_its_first_write_keeps_nothing(
+        sql_backend):  # type: ignore[no-untyped-def]
+    _postgresql_only(sql_backend)
+    citizen_id, service_id = await _citizen_and_service(sql_backend)
+    async with sql_backend.uow() as first, sql_backend.uow() as second:
+        await first.start_event(7001, NOW, 42, 42)
+        second_start = await second.start_event(7001, NOW, 42, 42)
+        await first.conversations.save(_at(3), NOW)
+        assert await first.commit() is True
+        await second.citizens.seen(second_start.citizen, "ana_second", NOW)
+        await second.opinions.add(NewOpinion(citizen_id, service_id, 2, "Twice?", None, None,
+                                             "en", "telegram", NOW))
+        await second.conversations.save(_at(9), NOW)
+        assert await second.commit() is False
+    assert (await _state(sql_backend)).step == 3
+    assert (await sql_backend.citizen(42))["username"] == "ana"
+    assert await sql_backend.opinions() == []
 
 
 @pytest.mark.parametrize("writes_more", [False, True], ids=["press", "opinion"])
@@ -183,3 +231,41 @@ async def test_after_a_press_committed_on_its_own_the_next_event_is_one_transact
     assert (await _state(sql_backend)).step == 1
     async with sql_backend.uow() as uow:
         assert (await uow.start_event(7004, NOW, 42, 42)).fresh
+
+
+async def test_connections_lost_under_the_pool_cost_one_event_which_comes_again(sql_backend):  # type: ignore[no-untyped-def]
+    """The server drops every connection (a restart, a cut network) while
+    the pool holds two. The next event's start finds its connection gone:
+    that is "unavailable" (the update is answered 503 and delivered again),
+    not a bug, and the event after it gets a live connection, not the
+    pool's other dead one."""
+    _postgresql_only(sql_backend)
+
+    async def press(update_id: int, step: int) -> None:
+        async with sql_backend.uow() as uow:
+            assert (await uow.start_event(update_id, NOW, 42, 42)).fresh
+            await uow.conversations.save(_at(step), NOW)
+            assert await uow.commit() is True
+
+    both_started = asyncio.Barrier(2)
+
+    async def hold_a_connection() -> None:
+        async with sql_backend.uow() as uow:
+            await uow.start_event(None, NOW, 42, 42)
+            await both_started.wait()
+
+    await asyncio.gather(hold_a_connection(), hold_a_connection())  # two pooled connections
+    admin = create_engine(sql_backend.sessions.kw["bind"].url.render_as_string(hide_password=False))
+    try:
+        async with admin.connect() as connection:
+            dropped = (await connection.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))).scalar_one()
+    finally:
+        await admin.dispose()
+    assert dropped >= 2
+    with pytest.raises(Exception) as lost:
+        await press(7007, 1)
+    assert is_unavailable(lost.value)
+    await press(7007, 2)  # Telegram's redelivery
+    assert (await _state(sql_backend)).step == 2
