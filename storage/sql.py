@@ -96,11 +96,13 @@ class Link:
     (BEGIN, start, save, COMMIT); both run on asyncpg's connection directly
     (:mod:`storage.asyncpg_direct`). An event that writes more opens its
     transaction at that write, and the same last statement runs inside it,
-    through SQLAlchemy, before COMMIT. The
-    exactly-once guarantee is where it was: the mark and the event's effects
-    commit together or not at all; when another worker committed the same
-    update meanwhile, the mark is not new, nothing of this event is kept
-    and :meth:`commit` says so (False). SQLite keeps its transaction from
+    through SQLAlchemy, before COMMIT. (Pending writes that must run before
+    the commit take the mark with them, so that it is still the first of
+    the event's writes: see ``_take_writes``.) The exactly-once guarantee
+    is where it was: the mark and the event's effects commit together or not
+    at all; when another worker committed the same update meanwhile, the
+    mark is not new, nothing of this event is kept and :meth:`commit` says
+    so (False). SQLite keeps its transaction from
     the start: its BEGIN is no round trip, and its single writer's lock
     (BEGIN IMMEDIATE) is what orders concurrent writers.
     """
@@ -156,8 +158,11 @@ class Link:
         self._pending.state = params
 
     def seen(self, citizen_id: int, values: dict[str, Any]) -> None:
-        if self._pending.seen is not None and self._pending.seen[0] == citizen_id:
-            values = {**self._pending.seen[1], **values}
+        """The event's person's last-seen columns (one person per event)."""
+        if self._pending.seen is not None:
+            pending_id, pending_values = self._pending.seen
+            assert pending_id == citizen_id, "one person's last-seen per event"
+            values = {**pending_values, **values}
         self._pending.seen = (citizen_id, values)
 
     async def commit(self) -> bool:
