@@ -97,14 +97,13 @@ class Link:
     (:mod:`storage.asyncpg_direct`). An event that writes more opens its
     transaction at that write, and the same last statement runs inside it,
     through SQLAlchemy, before COMMIT. (Pending writes that must run before
-    the commit take the mark with them, so that it is still the first of
-    the event's writes: see ``_take_writes``.) The exactly-once guarantee
-    is where it was: the mark and the event's effects commit together or not
-    at all; when another worker committed the same update meanwhile, the
-    mark is not new, nothing of this event is kept and :meth:`commit` says
-    so (False). SQLite keeps its transaction from
-    the start: its BEGIN is no round trip, and its single writer's lock
-    (BEGIN IMMEDIATE) is what orders concurrent writers.
+    the commit take the mark with them: see ``_take_writes``.) The
+    exactly-once guarantee is where it was: the mark and the event's effects
+    commit together or not at all; when another worker committed the same
+    update meanwhile, the mark is not new, nothing of this event is kept and
+    :meth:`commit` says so (False). SQLite keeps its transaction from the
+    start: its BEGIN is no round trip, and its single writer's lock (BEGIN
+    IMMEDIATE) is what orders concurrent writers.
     """
 
     def __init__(self, session: AsyncSession,
@@ -192,9 +191,13 @@ class Link:
 
     def _take_writes(self) -> _Pending:
         """The pending state and last-seen writes, with the mark if there is
-        one: the mark is always the first thing an event writes, so that two
-        workers on one update wait for each other's mark before any other
-        row (each in its own order would be a deadlock)."""
+        one. The mark goes ahead of them (one statement), never after: a
+        second worker on the same update then waits for this one's mark,
+        not for the person's or the conversation's row while this one waits
+        for its mark (a deadlock; tests/test_sql_unit_of_work.py). Writes the
+        flows make themselves (an opinion, a sign-up) come before the mark;
+        two workers on one update run the same flow and take those rows in
+        the same order."""
         if self._pending.state is None and self._pending.seen is None:
             return _NO_WRITES
         writes, self._pending = self._pending, _Pending()
