@@ -27,34 +27,39 @@ from collections.abc import Callable
 from typing import Any
 
 from asyncpg.exceptions import PostgresError
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Select
 
-_DIALECT = PGDialect_asyncpg()
+
+def driver(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under SQLAlchemy's (checked out already)."""
+    return connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
 
 
 class Compiled:
     """One statement's SQL for asyncpg, its parameters in order with their
     processors, and its result columns' processors."""
 
-    def __init__(self, statement: Select) -> None:
-        compiled = statement.compile(dialect=_DIALECT)
+    def __init__(self, statement: Select, dialect: Dialect) -> None:
+        """Compiled by the engine's own dialect (its JSON serializer, its
+        server's version), once per statement."""
+        compiled = statement.compile(dialect=dialect)
         self.sql = compiled.string
         # (name given by the caller or None, fixed value, processor), in $n order;
         # a literal in the statement (``purpose == "privacy"``) is a fixed value.
         self._params: list[tuple[str | None, Any, Callable[[Any], Any] | None]] = []
         for name in compiled.positiontup or ():
             bind = compiled.binds[name]
-            process = bind.type.dialect_impl(_DIALECT).bind_processor(_DIALECT)
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if bind.required:
                 self._params.append((bind.key, None, process))
             else:
                 fixed = bind.effective_value
                 self._params.append((None, fixed if process is None else process(fixed), None))
         self._results: list[Callable[[Any], Any] | None] = [
-            column.type.dialect_impl(_DIALECT).result_processor(_DIALECT, None)
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns]
 
     def _args(self, params: dict[str, Any]) -> list[Any]:
@@ -68,11 +73,11 @@ class Compiled:
         # A value its column cannot take is the caller's error, raised here
         # before anything is sent (as SQLAlchemy would).
         args = self._args(params)
-        driver = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+        asyncpg = driver(connection)
         try:
-            record = await driver.fetchrow(self.sql, *args)
+            record = await asyncpg.fetchrow(self.sql, *args)
         except BaseException as error:
-            if isinstance(error, PostgresError) and not driver.is_closed():
+            if isinstance(error, PostgresError) and not asyncpg.is_closed():
                 raise  # the server refused the statement; the connection is fine
             await _in_doubt(connection, error)
             if isinstance(error, Exception):
@@ -92,7 +97,7 @@ async def _in_doubt(connection: AsyncConnection, error: BaseException) -> None:
     back to the pool and failed the next event that took it. Also for an
     interrupted statement (a cancelled task), which leaves the connection
     mid-protocol."""
-    driver_closed = connection.sync_connection.connection.driver_connection.is_closed()  # type: ignore[union-attr]
+    driver_closed = driver(connection).is_closed()
     await connection.invalidate(error if isinstance(error, Exception) else None)
     if driver_closed:
         await connection.engine.dispose(close=False)

@@ -11,7 +11,7 @@ from typing import Any, Self, TypeVar
 
 from sqlalchemy import and_, bindparam, exists, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection, Dialect, Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
@@ -19,7 +19,7 @@ from sqlalchemy.sql.expression import Select
 
 from storage import catalog_cache, personal_data
 from storage import models as m
-from storage.asyncpg_direct import Compiled
+from storage.asyncpg_direct import Compiled, driver
 from storage.broadcasts import SqlBroadcasts
 from storage.moderation import SqlAudit, SqlChats, SqlModeration, SqlStaff, SqlTickets
 from storage.outbox import SqlOutbox
@@ -130,13 +130,12 @@ class Link:
         self._lost = self._lost or not new
         return result
 
-    async def read_directly(self, compiled: Compiled, params: dict[str, Any]) -> tuple:
-        """One row of ``compiled``, run on asyncpg's connection (PostgreSQL):
-        outside a transaction unless one has begun already."""
-        if self._pending.state is not None or self._pending.seen is not None:
-            await self.run(_nothing)  # the pending writes first, in the transaction
+    async def start_directly(self, statement: Select, params: dict[str, Any]) -> tuple:
+        """The event's start, one row of ``statement`` run on asyncpg's
+        connection (PostgreSQL) before anything else: outside a transaction."""
+        assert self._pending == _Pending(), "the start comes before any write"
         self._direct = await self.session.connection()
-        row = await compiled.row(self._direct, params)
+        row = await _compiled(statement, self._direct.dialect).row(self._direct, params)
         assert row is not None
         return row
 
@@ -177,7 +176,8 @@ class Link:
             # Nothing began a transaction: the last writes are the event's
             # only ones, and their statement commits on its own.
             statement, params = pending.marked()
-            [new] = await _compiled(statement).row(self._direct, params)  # type: ignore[misc]
+            [new] = await _compiled(statement, self._direct.dialect).row(  # type: ignore[misc]
+                self._direct, params)
             return new == 1
         return await self.session.run_sync(_commit, pending)
 
@@ -252,11 +252,7 @@ def _on_connection(session: Session, writes: _Pending, work: Callable[..., T],
 
 def _in_transaction(connection: AsyncConnection) -> bool:
     """Whether the driver has begun a transaction (asyncpg's own answer)."""
-    return connection.sync_connection.connection.driver_connection.is_in_transaction()  # type: ignore[union-attr]
-
-
-def _nothing(connection: Connection) -> None:
-    return None
+    return driver(connection).is_in_transaction()  # type: ignore[no-any-return]
 
 
 def _commit(session: Session, pending: _Pending) -> bool:
@@ -271,8 +267,8 @@ def _commit(session: Session, pending: _Pending) -> bool:
 
 
 @cache
-def _compiled(statement: Select) -> Compiled:
-    return Compiled(statement)
+def _compiled(statement: Select, dialect: Dialect) -> Compiled:
+    return Compiled(statement, dialect)
 
 
 @cache
@@ -610,8 +606,8 @@ class SqlUnitOfWork:
                           chat_id: int) -> EventStart:
         keys = {"telegram_id": telegram_id, "chat_id": chat_id}
         if update_id is not None and self.link.lazy:
-            row = _HandledCitizenAndState._make(await self.link.read_directly(
-                _compiled(_HANDLED_CITIZEN_AND_STATE), {**keys, "update_id": update_id}))
+            row = _HandledCitizenAndState._make(await self.link.start_directly(
+                _HANDLED_CITIZEN_AND_STATE, {**keys, "update_id": update_id}))
             fresh = not row.handled
             if fresh:
                 self.link.mark_with_commit(update_id, now)
